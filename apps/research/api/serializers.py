@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from apps.core.validators import validate_json_object
+from apps.research.models import ResearchTask, ResearchTaskAttachment
+
+
+class AttachmentSerializer(serializers.ModelSerializer[ResearchTaskAttachment]):
+    class Meta:
+        model = ResearchTaskAttachment
+        fields = ["id", "name", "file", "size", "created_at"]
+        read_only_fields = ["id", "size", "created_at"]
+        extra_kwargs = {"name": {"required": False}}
+
+    def validate_file(self, value: Any) -> Any:
+        limit = settings.ATTACHMENT_MAX_UPLOAD_MB * 1024 * 1024
+        if value.size > limit:
+            raise serializers.ValidationError(f"File too large: the limit is {settings.ATTACHMENT_MAX_UPLOAD_MB} MB.")
+        return value
+
+
+class ResearchTaskSerializer(serializers.ModelSerializer[ResearchTask]):
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
+    )
+    assignee_username = serializers.CharField(source="assignee.get_username", read_only=True, default=None)
+    is_overdue = serializers.BooleanField(read_only=True)
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ResearchTask
+        fields = [
+            "id",
+            "title",
+            "description",
+            "status",
+            "technology",
+            "repository",
+            "assignee",
+            "assignee_username",
+            "due_date",
+            "completed_at",
+            "is_overdue",
+            "progress",
+            "estimated_hours",
+            "actual_hours",
+            "findings",
+            "notes",
+            "metadata",
+            "attachments",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["completed_at", "created_at", "updated_at"]
+
+    def validate_metadata(self, value: Any) -> dict[str, Any]:
+        return validate_json_object(value)
+
+
+class ResearchStatisticsSerializer(serializers.Serializer[None]):
+    total = serializers.IntegerField()
+    by_status = serializers.DictField(child=serializers.IntegerField())
+    overdue = serializers.IntegerField()
+    due_in_7_days = serializers.IntegerField()

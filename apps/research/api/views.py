@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.research import services
+from apps.research.api.serializers import (
+    AttachmentSerializer,
+    ResearchStatisticsSerializer,
+    ResearchTaskSerializer,
+)
+from apps.research.filtersets import ResearchTaskFilterSet
+from apps.research.models import ResearchTask
+
+
+class ResearchTaskViewSet(viewsets.ModelViewSet[ResearchTask]):
+    queryset = ResearchTask.objects.select_related("assignee").prefetch_related("attachments")
+    serializer_class = ResearchTaskSerializer
+    filterset_class = ResearchTaskFilterSet
+    search_fields = ["title", "description", "findings", "notes"]
+
+    @extend_schema(responses=ResearchStatisticsSerializer)
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def statistics(self, request: Request) -> Response:
+        """Counts per status, overdue and due within 7 days (filters apply)."""
+        tasks: QuerySet[ResearchTask] = self.filter_queryset(ResearchTask.objects.all())
+        return Response(services.statistics(tasks))
+
+    @extend_schema(request={"multipart/form-data": AttachmentSerializer}, responses={201: AttachmentSerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        parser_classes=[MultiPartParser, FormParser],
+        serializer_class=AttachmentSerializer,
+    )
+    def attachments(self, request: Request, pk: str | None = None) -> Response:
+        """Attach a file to the task."""
+        task = self.get_object()
+        serializer = AttachmentSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        serializer.save(task=task, uploaded_by=request.user)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
