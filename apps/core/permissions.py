@@ -33,6 +33,12 @@ class ModelPermissions(DjangoModelPermissions):
         return super().has_permission(request, view)
 
 
+class ChangeModelPermissions(ModelPermissions):
+    """For actions that modify an existing object through POST (e.g. adding an attachment)."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
 class IsStaff(BasePermission):
     message = "Staff only."
 

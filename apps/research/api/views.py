@@ -8,6 +8,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.permissions import ChangeModelPermissions
 from apps.research import services
 from apps.research.api.serializers import (
     AttachmentSerializer,
@@ -36,6 +37,7 @@ class ResearchTaskViewSet(viewsets.ModelViewSet[ResearchTask]):
         detail=True,
         methods=["post"],
         parser_classes=[MultiPartParser, FormParser],
+        permission_classes=[ChangeModelPermissions],
         serializer_class=AttachmentSerializer,
     )
     def attachments(self, request: Request, pk: str | None = None) -> Response:

@@ -113,6 +113,17 @@ def test_attachments_upload(api):
     assert [a["name"] for a in detail["attachments"]] == ["notes.md"]
 
 
+def test_attaching_needs_the_change_permission(make_user, client_for):
+    task = ResearchTaskFactory.create()
+    url = f"{URL}{task.pk}/attachments/"
+    adder = client_for(make_user("research.view_researchtask", "research.add_researchtask"))
+    upload = SimpleUploadedFile("a.txt", b"a")
+    assert adder.post(url, {"file": upload}, format="multipart").status_code == 403
+    changer = client_for(make_user("research.view_researchtask", "research.change_researchtask"))
+    upload = SimpleUploadedFile("a.txt", b"a")
+    assert changer.post(url, {"file": upload}, format="multipart").status_code == 201
+
+
 @override_settings(ATTACHMENT_MAX_UPLOAD_MB=0)
 def test_attachments_over_the_limit_are_400(api):
     task = ResearchTaskFactory.create()
