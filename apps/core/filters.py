@@ -6,6 +6,9 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.request import Request
 
 TRUE_VALUES = {"true", "1", "yes"}
 FALSE_VALUES = {"false", "0", "no"}
@@ -27,3 +30,18 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     """Like BooleanFilter, but ``?flag=maybe`` is a 400 instead of being ignored."""
 
     field_class = StrictBooleanField
+
+
+class FilterBackend(DjangoFilterBackend):
+    """DjangoFilterBackend that builds no FilterSet (form, fields, validation) for a request
+    that names none of its filters: the common unfiltered list skips that work."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None:
+            return queryset
+        names = filterset_class.base_filters
+        # Range widgets read suffixed parameters (``<name>_min``, ``<name>_after``...).
+        if not any(key in names or key.rsplit("_", 1)[0] in names for key in request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

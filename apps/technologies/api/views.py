@@ -7,17 +7,21 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.api.values_list import ValuesListMixin
+from apps.repositories.models import Repository
 from apps.technologies import services
 from apps.technologies.api.serializers import RadarDomainSerializer, TechnologySerializer
 from apps.technologies.filtersets import TechnologyFilterSet
 from apps.technologies.models import Tag, Technology
 
 
-class TechnologyViewSet(viewsets.ModelViewSet[Technology]):
+class TechnologyViewSet(ValuesListMixin, viewsets.ModelViewSet[Technology]):
     queryset = Technology.objects.prefetch_related(
-        Prefetch("tags", queryset=Tag.objects.order_by("name")),
-        "repositories",
+        Prefetch("tags", queryset=Tag.objects.only("name")),
+        # Only ids are shown: never load (and decrypt the tokens of) whole repositories.
+        Prefetch("repositories", queryset=Repository.objects.only("id")),
     )
+    values_many = {"tags": "name", "repositories": "pk"}
     serializer_class = TechnologySerializer
     filterset_class = TechnologyFilterSet
     search_fields = ["title", "vendor", "description", "tags__name"]

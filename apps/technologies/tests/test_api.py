@@ -145,3 +145,18 @@ def test_list_queries_do_not_grow_with_the_page_size(api):
         TechnologyFactory.create(tags=[f"t{n % 7}", f"u{n % 5}"], repositories=repos[: n % 3])
     api.get(URL)  # the first request records the key's last use
     assert list_queries(api, 10) == list_queries(api, 100)
+
+
+def test_the_list_renders_exactly_like_the_serializer(api):
+    repos = [
+        RepositoryFactory.create(owner="zeta", name="z"),
+        RepositoryFactory.create(owner="alpha", name="a", access_token="ghp_not_loaded"),
+    ]
+    TechnologyFactory.create(title="With all", tags=["zz", "aa", "mm"], repositories=repos, ring="")
+    TechnologyFactory.create(title="Bare", documentation_url="https://docs.example.com/x")
+    listed = api.get(URL).json()["results"]
+    assert [item["title"] for item in listed] == ["Bare", "With all"]
+    for item in listed:
+        assert api.get(f"{URL}{item['id']}/").json() == item
+    assert listed[1]["tags"] == ["aa", "mm", "zz"]
+    assert listed[1]["repositories"] == [repos[1].pk, repos[0].pk]  # by full_name, as the model orders
