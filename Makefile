@@ -33,6 +33,7 @@ migrate: $(STAMP)
 
 run: migrate
 	$(PY) manage.py ensure_superuser
+	@rm -rf var/prometheus && mkdir -p var/prometheus
 	@echo ""
 	@echo "  Command Center is starting:"
 	@echo "    admin     http://127.0.0.1:8000/admin/"
@@ -41,7 +42,7 @@ run: migrate
 	@echo "    health    http://127.0.0.1:8000/health"
 	@echo "  (web server, Celery worker and Beat; Ctrl-C stops them all)"
 	@echo ""
-	$(VENV)/bin/honcho start -f Procfile
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(VENV)/bin/honcho start -f Procfile
 
 demo: migrate
 	$(PY) manage.py load_demo

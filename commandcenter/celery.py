@@ -1,11 +1,54 @@
-"""The Celery application: settings under the CELERY_ namespace, tasks autodiscovered."""
+"""The Celery application: settings under the CELERY_ namespace, tasks autodiscovered,
+logs through structlog (with the request id of the request that queued a task), and the
+worker's metrics served for Prometheus."""
 
+from __future__ import annotations
+
+import logging.config
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("commandcenter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Binds the request_id (and user_id) carried in each task's headers to the task's log lines.
+app.steps["worker"].add(DjangoStructLogInitStep)
+
+
+@signals.setup_logging.connect
+def use_django_logging(**_: Any) -> None:
+    """Keep Celery from installing its own handlers: the project's LOGGING applies."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.worker_init.connect
+def serve_worker_metrics(**_: Any) -> None:
+    """In the worker's main process: serve /metrics on CELERY_METRICS_PORT, aggregating the
+    samples its pool processes write to PROMETHEUS_MULTIPROC_DIR."""
+    from django.conf import settings
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    if not settings.CELERY_METRICS_PORT:
+        return
+    registry = REGISTRY
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(settings.CELERY_METRICS_PORT, registry=registry)
+
+
+@signals.worker_process_shutdown.connect
+def forget_dead_process(pid: int | None = None, **_: Any) -> None:
+    """A pool process that exits takes its live gauges with it (``livesum`` and friends)."""
+    from django.conf import settings
+    from prometheus_client import multiprocess
+
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        multiprocess.mark_process_dead(pid or os.getpid())

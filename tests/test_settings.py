@@ -44,13 +44,13 @@ def test_production_starts_with_its_secrets():
         FIELD_ENCRYPTION_KEY="kO6Y6mQCLXh6iFLRz0lT0rJ8bfbWqGyJmFxhx5e_uCM=",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.db.backends.postgresql"
+    assert result.stdout.strip() == "django_prometheus.db.backends.postgresql"
 
 
 def test_local_defaults_to_embedded_sqlite():
     result = load_settings("config.settings.local")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.db.backends.sqlite3"
+    assert result.stdout.strip() == "django_prometheus.db.backends.sqlite3"
 
 
 def test_sqlite_uses_wal_and_immediate_transactions(tmp_path):

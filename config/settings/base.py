@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 
-from commandcenter.logging import build_logging
+from commandcenter.logging import build_logging, register_literal_secrets
 from commandcenter.schedules import cron_schedule
 
 # Lets the code subscript Django generics at run time (ModelAdmin[Model], QuerySet[Model]).
@@ -59,6 +60,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "django_prometheus",
+    "django_structlog",
     "apps.core",
     "apps.jobs",
     "apps.repositories",
@@ -67,15 +70,21 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "commandcenter.middleware.HealthCheckMiddleware",
+    # /health and /metrics, before the host check, the TLS redirect and the request metrics.
+    "commandcenter.middleware.OperationalEndpointsMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "commandcenter.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, so that user_id is known for the request's log lines.
+    "django_structlog.middlewares.RequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "commandcenter.urls"
@@ -100,7 +109,14 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
 DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# django-prometheus' engine wrappers count connections, queries and errors per database.
+PROMETHEUS_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+_engine = DATABASES["default"]["ENGINE"]
+DATABASES["default"]["ENGINE"] = PROMETHEUS_ENGINES.get(_engine, _engine)
+if _engine == "django.db.backends.sqlite3":
     # The web server, the Celery worker and Beat share one SQLite file under `make run`:
     # WAL lets readers and a writer work together, IMMEDIATE takes the write lock at BEGIN
     # (no lock upgrade deadlock), and the timeout makes a writer wait instead of failing.
@@ -120,7 +136,8 @@ CACHE_DEFAULT_TIMEOUT = 300
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Counts hits/misses/errors and bypasses an unreachable Redis (commandcenter/cache.py).
+            "BACKEND": "commandcenter.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "cc",
             # Every cache key has a TTL: with a shared Redis under volatile-lru only cache
@@ -132,7 +149,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "commandcenter.cache.LocMemCache",
             "LOCATION": "commandcenter",
             "TIMEOUT": CACHE_DEFAULT_TIMEOUT,
         }
@@ -247,7 +264,26 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
+# --- metrics --------------------------------------------------------------------------------
+# Set for gunicorn and Celery prefork: every process writes its samples there and one scrape
+# aggregates them. The directory is emptied by the supervisor at start (gunicorn's on_starting,
+# `make run`), never by a worker.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+PROMETHEUS_EXPORT_MIGRATIONS = False
+METRICS_ALLOWED_IPS = env.list(
+    "METRICS_ALLOWED_IPS",
+    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+)
+METRICS_BASIC_AUTH = env.str("METRICS_BASIC_AUTH", default="")
+# A Celery worker serves its own /metrics on this port when set (compose: 9540).
+CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
+
 # --- logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 JSON_LOGS = env.bool("JSON_LOGS", default=False)
 LOGGING = build_logging(level=LOG_LEVEL, json_logs=JSON_LOGS)
+register_literal_secrets(SECRET_KEY, *FIELD_ENCRYPTION_KEYS, METRICS_BASIC_AUTH.partition(":")[2])
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# RequestIdMiddleware has validated (or replaced) the incoming X-Request-ID.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG  # request_finished is enough at INFO

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,35 +56,34 @@ def redis_broker(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def worker(transactional_db: None, postgres_url: str, redis_broker: str, redis_url: str) -> Iterator[None]:
+def worker(
+    transactional_db: None, postgres_url: str, redis_broker: str, redis_url: str, tmp_path: Path
+) -> Iterator[Path]:
+    """A worker process; yields the path of its log (JSON lines)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DATABASE_URL": database_url_of_the_test_database(),
         "CELERY_BROKER_URL": redis_url,
         "C_FORCE_ROOT": "1",
+        "JSON_LOGS": "true",
+        "PYTHONUNBUFFERED": "1",
     }
+    log = tmp_path / "worker.log"
     command = [sys.executable, "-m", "celery", "-A", "commandcenter", "worker", "-Q", redis_broker]
     command += ["--concurrency=1", "--pool=prefork", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
-    process = subprocess.Popen(
-        command,
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("w") as out:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-        yield
+        yield log
     finally:
         process.terminate()
         try:
-            output, _ = process.communicate(timeout=20)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-            output, _ = process.communicate()
+            process.wait()
         connection.close()
-        if os.environ.get("CC_SHOW_WORKER_LOG"):
-            sys.stderr.write(output.decode(errors="replace"))
 
 
 def wait_for_state(task_id: str, state: str, timeout: float = 30) -> Job:
@@ -97,7 +97,7 @@ def wait_for_state(task_id: str, state: str, timeout: float = 30) -> Job:
 
 
 def test_a_job_started_through_the_api_runs_on_a_real_worker(worker, api):
-    response = api.post("/api/v1/jobs/ping/")
+    response = api.post("/api/v1/jobs/ping/", HTTP_X_REQUEST_ID="req-worker-1")
     assert response.status_code == 202
     job = wait_for_state(response.json()["job_id"], JobState.SUCCEEDED)
     assert job.worker.startswith("celery@")
@@ -107,6 +107,12 @@ def test_a_job_started_through_the_api_runs_on_a_real_worker(worker, api):
     body = api.get(response.json()["url"]).json()
     assert body["state"] == "succeeded"
     assert body["started_at"] is not None
+    # The worker's log lines for this job carry the request id of the request that queued it.
+    lines = [json.loads(raw) for raw in worker.read_text().splitlines() if raw.startswith("{")]
+    task_lines = [line for line in lines if line.get("task_id") == job.task_id]
+    assert task_lines, worker.read_text()[-2000:]
+    assert {line.get("request_id") for line in task_lines} == {"req-worker-1"}
+    assert any(line["event"] == "task_succeeded" for line in task_lines)
 
 
 def test_doctor_sees_the_live_worker(worker):
