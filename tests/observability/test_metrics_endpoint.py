@@ -119,3 +119,33 @@ def test_the_spec_helpers_record():
     samples = scrape(client)
     assert samples["commandcenter_rag_operations_total{operation=query,status=failure}"] >= 1
     assert samples["commandcenter_research_task_duration_seconds_count{task_type=analysis}"] >= 1
+
+
+def test_admin_writes_are_counted_like_api_writes(client, superuser):
+    from prometheus_client import REGISTRY
+
+    def value(operation: str) -> float:
+        labels = {"operation": operation, "status": "success"}
+        return REGISTRY.get_sample_value("commandcenter_technology_operations_total", labels) or 0.0
+
+    client.force_login(superuser)
+    created, deleted = value("create"), value("delete")
+    form = {
+        "title": "Admin made",
+        "slug": "admin-made",
+        "domain": "other",
+        "status": "discovery",
+        "relevance_score": 50,
+        "priority": 3,
+        "research_tasks-TOTAL_FORMS": 0,
+        "research_tasks-INITIAL_FORMS": 0,
+    }
+    response = client.post("/admin/technologies/technology/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert value("create") == created + 1
+    from apps.technologies.models import Technology
+
+    tech = Technology.objects.get(slug="admin-made")
+    response = client.post(f"/admin/technologies/technology/{tech.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert value("delete") == deleted + 1
