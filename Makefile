@@ -40,9 +40,11 @@ run: migrate
 	@echo "    API       http://127.0.0.1:8000/api/v1/"
 	@echo "    API docs  http://127.0.0.1:8000/api/docs/"
 	@echo "    health    http://127.0.0.1:8000/health"
+	@echo "    chroma    http://127.0.0.1:8001 (knowledge index; commands beside it: CHROMA_URL=http://127.0.0.1:8001)"
 	@echo "  (web server, Celery worker and Beat; Ctrl-C stops them all)"
 	@echo ""
-	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(VENV)/bin/honcho start -f Procfile
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus CHROMA_URL=http://127.0.0.1:8001 \
+		$(VENV)/bin/honcho start -f Procfile
 
 demo: migrate
 	$(PY) manage.py load_demo

@@ -12,6 +12,8 @@ from rest_framework.test import APIClient
 from apps.core.services import issue_api_key
 from apps.core.tests.factories import UserFactory
 
+pytest_plugins = ["tests.celery_worker"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -5,6 +5,9 @@
   with ``json``. The least work that can produce that page inside Django.
 * :class:`StockTechnologyListView` - "stock DRF": a plain ``ModelSerializer`` and
   ``ListAPIView`` with ``prefetch_related``, what most Django projects ship.
+
+And :func:`trivial`, a view that does next to nothing (no database, no cache), for measuring
+what the middleware costs per request (``benchmarks.middleware``).
 """
 
 from __future__ import annotations
@@ -178,3 +181,11 @@ class StockTechnologyListView(generics.ListAPIView[Technology]):
     queryset = Technology.objects.prefetch_related("tags", "repositories")
     serializer_class = StockTechnologySerializer
     pagination_class = StandardPagination
+
+
+# --- trivial ----------------------------------------------------------------------------------
+
+
+def trivial(request: HttpRequest) -> HttpResponse:
+    """A tiny plain-text answer without database or cache access."""
+    return HttpResponse(b"ok\n", content_type="text/plain")

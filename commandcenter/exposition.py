@@ -17,8 +17,10 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from commandcenter.multiprocess import renderer
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -57,9 +59,7 @@ def scrape_allowed(request: HttpRequest) -> bool:
 
 def render() -> bytes:
     if settings.PROMETHEUS_MULTIPROC_DIR:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
+        return renderer(settings.PROMETHEUS_MULTIPROC_DIR).render()
     return generate_latest(REGISTRY)
 
 

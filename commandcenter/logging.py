@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
+from django.utils.functional import LazyObject, empty
 
 REDACTED = "[REDACTED]"
 # Keys whose values are never written out, wherever they appear in an event.
@@ -42,9 +43,18 @@ def register_literal_secrets(*values: str) -> None:
             _literal_secrets.append(value)
 
 
+# One cheap search decides whether a string needs the substitutions at all.
+SECRET_HINT = re.compile(r"cc_|bearer|basic|token|gh[pousr]_|sk-|://", re.IGNORECASE)
+# Fields the application itself fills with values that cannot hold a secret.
+SAFE_KEYS = frozenset(
+    {"timestamp", "level", "logger", "request_id", "method", "status_code", "duration", "user_id", "ip", "task_id"}
+)
+
+
 def _scrub_text(text: str) -> str:
-    for pattern, replacement in SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
+    if SECRET_HINT.search(text):
+        for pattern, replacement in SECRET_PATTERNS:
+            text = pattern.sub(replacement, text)
     for secret in _literal_secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
@@ -68,6 +78,8 @@ def _scrub(value: Any, depth: int = 0) -> Any:
 
 def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key, value in list(event_dict.items()):
+        if key in SAFE_KEYS:
+            continue
         if SECRET_KEYS.search(key):
             event_dict[key] = REDACTED
         elif isinstance(value, str | Mapping | list | tuple):
@@ -156,22 +168,35 @@ def build_logging(*, level: str, json_logs: bool) -> dict[str, Any]:
 
 
 def bind_request_fields(request: Any, logger: Any, log_kwargs: dict[str, Any], **_: Any) -> None:
-    structlog.contextvars.bind_contextvars(method=request.method, path=request.path)
+    structlog.contextvars.bind_contextvars(
+        method=request.method, path=request.path, ip=request.META.get("REMOTE_ADDR"), user_id=None
+    )
+
+
+def _user_id(request: Any) -> Any:
+    """The authenticated user's id, without loading a user nobody looked at (the lazy
+    ``request.user`` of a request that did not need it stays unevaluated)."""
+    user = request.__dict__.get("user")
+    if isinstance(user, LazyObject):
+        user = user._wrapped  # type: ignore[attr-defined]
+        if user is empty:
+            return None
+    return getattr(user, "pk", None)
+
+
+def _finish(request: Any, log_kwargs: dict[str, Any], status_code: int) -> None:
+    log_kwargs.pop("code", None)
+    log_kwargs.pop("request", None)
+    log_kwargs["status_code"] = status_code
+    log_kwargs["user_id"] = _user_id(request)
+    started = getattr(request, "started_at", None)
+    if started is not None:
+        log_kwargs["duration"] = round(time.perf_counter() - started, 6)
 
 
 def add_response_fields(request: Any, response: Any, logger: Any, log_kwargs: dict[str, Any], **_: Any) -> None:
-    log_kwargs.pop("code", None)
-    log_kwargs.pop("request", None)
-    log_kwargs["status_code"] = response.status_code
-    started = getattr(request, "started_at", None)
-    if started is not None:
-        log_kwargs["duration"] = round(time.perf_counter() - started, 6)
+    _finish(request, log_kwargs, response.status_code)
 
 
 def add_failure_fields(request: Any, logger: Any, log_kwargs: dict[str, Any], **_: Any) -> None:
-    log_kwargs.pop("code", None)
-    log_kwargs.pop("request", None)
-    log_kwargs["status_code"] = 500
-    started = getattr(request, "started_at", None)
-    if started is not None:
-        log_kwargs["duration"] = round(time.perf_counter() - started, 6)
+    _finish(request, log_kwargs, 500)

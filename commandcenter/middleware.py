@@ -6,8 +6,10 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_prometheus import middleware as django_prometheus_middleware
 
 from commandcenter.exposition import metrics_response
 from commandcenter.health import run_checks
@@ -60,4 +62,35 @@ class RequestIdMiddleware:
         request.started_at = time.perf_counter()  # type: ignore[attr-defined]
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class PrometheusAfterMiddleware(django_prometheus_middleware.PrometheusAfterMiddleware):
+    """django-prometheus' per-view request metrics, limited to the series the dashboards and
+    alerts read: requests by method, transport and view; responses by status (and view,
+    method); latency by view and method; exceptions. The request and response body-size
+    histograms and the charset, streaming, template and AJAX counters are left out: they
+    cost about a third of the middleware's time per request and nothing reads them."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        method = self._method(request)
+        self.metrics.requests_by_method.labels(method).inc()
+        self.metrics.requests_by_transport.labels(self._transport(request)).inc()
+        request.prometheus_after_middleware_event = django_prometheus_middleware.Time()  # type: ignore[attr-defined]
+
+    def process_template_response(self, request: HttpRequest, response: Any) -> Any:
+        return response
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        method = self._method(request)
+        view = self._get_view_name(request)
+        status = str(response.status_code)
+        self.metrics.responses_by_status.labels(status).inc()
+        self.metrics.responses_by_status_view_method.labels(status, view, method).inc()
+        started = getattr(request, "prometheus_after_middleware_event", None)
+        if started is not None:
+            latency = django_prometheus_middleware.TimeSince(started)
+            self.metrics.requests_latency_by_view_method.labels(view, method).observe(latency)
+        else:
+            self.metrics.requests_unknown_latency.inc()
         return response

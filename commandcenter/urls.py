@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("apps.technologies.api.urls")),
     path("", include("apps.research.api.urls")),
     path("", include("apps.jobs.api.urls")),
+    path("", include("apps.knowledge.api.urls")),
 ]
 
 urlpatterns = [

@@ -19,8 +19,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000
-max_requests_jitter = 200
+# Recycling workers (a guard against memory leaks) is off by default: each recycled worker
+# leaves its counter and histogram files in PROMETHEUS_MULTIPROC_DIR until the master
+# restarts, and every scrape reads them. Set GUNICORN_MAX_REQUESTS to turn it on.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 # Requests are logged by the application (django-structlog's request_finished, as JSON);
 # gunicorn's own messages go to stderr.
 accesslog = None

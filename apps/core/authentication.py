@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions
+from rest_framework import authentication, exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
@@ -31,7 +32,19 @@ class APIKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked API key."))
         if not api_key.user.is_active:
             raise exceptions.AuthenticationFailed(_("The user of this API key is inactive."))
+        # The request's log lines (bound before DRF authenticates) now name the key's user.
+        structlog.contextvars.bind_contextvars(user_id=api_key.user.pk)
         return api_key.user, api_key
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session authentication that also names the user in the request's log lines."""
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        result = super().authenticate(request)
+        if result is not None:
+            structlog.contextvars.bind_contextvars(user_id=result[0].pk)
+        return result

@@ -39,6 +39,17 @@ class ChangeModelPermissions(ModelPermissions):
     perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
 
 
+class ReadModelPermissions(ModelPermissions):
+    """For read-only actions that take a body through POST (e.g. a search query)."""
+
+    perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.view_%(model_name)s"]}
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        return DjangoModelPermissions.has_permission(self, request, view)
+
+
 class IsStaff(BasePermission):
     message = "Staff only."
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -19,3 +20,9 @@ class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
                 "An API key from `manage.py create_api_key USERNAME` or the admin: `Authorization: Bearer cc_…`"
             ),
         }
+
+
+class ProjectSessionScheme(SessionScheme):
+    """The project's session authentication (it also names the user in the log lines)."""
+
+    target_class = "apps.core.authentication.SessionAuthentication"

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.repositories",
     "apps.technologies",
     "apps.research",
+    "apps.knowledge",
 ]
 
 MIDDLEWARE = [
@@ -84,7 +85,7 @@ MIDDLEWARE = [
     "django_structlog.middlewares.RequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "commandcenter.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "commandcenter.urls"
@@ -206,7 +207,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a request without credentials gets 401 + WWW-Authenticate: Bearer.
         "apps.core.authentication.APIKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.core.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.ModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.StandardPagination",
@@ -267,6 +268,20 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 
+# --- knowledge base -------------------------------------------------------------------------
+# One process may open an on-disk store (CHROMA_PATH); web + worker share a Chroma server (CHROMA_URL).
+CHROMA_PATH = Path(env.str("CHROMA_PATH", default=str(VAR_DIR / "chroma")))
+CHROMA_URL = env.str("CHROMA_URL", default="")
+EMBEDDING_BACKEND = env.str("EMBEDDING_BACKEND", default="local")
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
+OPENAI_EMBEDDING_MODEL = env.str("OPENAI_EMBEDDING_MODEL", default="text-embedding-3-small")
+KNOWLEDGE_MAX_UPLOAD_MB = env.int("KNOWLEDGE_MAX_UPLOAD_MB", default=20)
+KNOWLEDGE_URL_TIMEOUT = env.int("KNOWLEDGE_URL_TIMEOUT", default=20)
+# Networks that URL ingestion may reach although private (SSRF guard); empty: public only.
+KNOWLEDGE_URL_ALLOWED_NETWORKS = env.list("KNOWLEDGE_URL_ALLOWED_NETWORKS", default=[])
+KNOWLEDGE_CACHE_TIMEOUT = env.int("KNOWLEDGE_CACHE_TIMEOUT", default=600)
+
 # --- metrics --------------------------------------------------------------------------------
 # Set for gunicorn and Celery prefork: every process writes its samples there and one scrape
 # aggregates them. The directory is emptied by the supervisor at start (gunicorn's on_starting,
@@ -285,8 +300,12 @@ CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 JSON_LOGS = env.bool("JSON_LOGS", default=False)
 LOGGING = build_logging(level=LOG_LEVEL, json_logs=JSON_LOGS)
-register_literal_secrets(SECRET_KEY, *FIELD_ENCRYPTION_KEYS, METRICS_BASIC_AUTH.partition(":")[2])
+register_literal_secrets(SECRET_KEY, *FIELD_ENCRYPTION_KEYS, METRICS_BASIC_AUTH.partition(":")[2], OPENAI_API_KEY)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # RequestIdMiddleware has validated (or replaced) the incoming X-Request-ID.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG  # request_finished is enough at INFO
+# The peer address and the user are added by commandcenter.logging (cheaper: no ipware
+# lookup, no forced session load; the user is known once DRF or the admin authenticated).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+DJANGO_STRUCTLOG_USER_ID_FIELD = None

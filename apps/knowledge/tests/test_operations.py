@@ -1,0 +1,136 @@
+"""Attachments ingested automatically, the commands, the admin, health and doctor checks."""
+
+from __future__ import annotations
+
+import os
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from apps.knowledge import index, services
+from apps.knowledge.embeddings import current_model_name
+from apps.knowledge.models import Document
+from apps.research.models import ResearchTaskAttachment
+from apps.research.tests.factories import ResearchTaskFactory
+from apps.technologies.tests.factories import TechnologyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_research_task_attachments_are_ingested(django_capture_on_commit_callbacks):
+    tech = TechnologyFactory.create()
+    task = ResearchTaskFactory.create(technology=tech)
+    with django_capture_on_commit_callbacks(execute=True):
+        attachment = ResearchTaskAttachment.objects.create(
+            task=task, file=ContentFile(b"# Findings\n\nCelery retries need idempotent tasks.", name="findings.md")
+        )
+    document = Document.objects.get(attachment=attachment)
+    assert document.source_type == "attachment"
+    assert document.research_task == task
+    assert document.technology == tech
+    assert document.file.name == attachment.file.name  # the attachment's own file, not a copy
+    assert services.ingest(document.pk)["status"] == "indexed"
+    # Deleting the document keeps the attachment's file.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete(document)
+    assert Path(attachment.file.path).exists()
+
+
+def test_unsupported_attachments_are_left_alone(django_capture_on_commit_callbacks):
+    task = ResearchTaskFactory.create()
+    with django_capture_on_commit_callbacks(execute=True):
+        ResearchTaskAttachment.objects.create(task=task, file=ContentFile(b"\x89PNG\r\n\x1a\nxx", name="pic.png"))
+    assert not Document.objects.exists()
+
+
+def write_corpus(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "a.md").write_text("# Alpha\n\nPrometheus scrapes metrics over HTTP.")
+    (folder / "b.txt").write_text("Grafana draws dashboards from Prometheus data.")
+    sub = folder / "sub"
+    sub.mkdir()
+    (sub / "c.html").write_text("<h1>Loki</h1><p>Loki stores logs by label.</p>")
+    (sub / "d.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+
+
+def test_ingest_documents_command(tmp_path: Path):
+    write_corpus(tmp_path / "docs")
+    out, err = StringIO(), StringIO()
+    call_command("ingest_documents", str(tmp_path / "docs"), "--category", "ops", stdout=out, stderr=err)
+    assert "4 file(s): 3 indexed, 0 duplicate, 1 skipped, 0 failed" in out.getvalue()
+    assert Document.objects.filter(status="indexed", category="ops").count() == 3
+    again = StringIO()
+    call_command("ingest_documents", str(tmp_path / "docs"), stdout=again, stderr=StringIO())
+    assert "3 duplicate" in again.getvalue()
+    assert Document.objects.count() == 3
+
+
+def test_ingest_documents_refuses_missing_paths(tmp_path: Path):
+    with pytest.raises(CommandError, match="no such file or folder"):
+        call_command("ingest_documents", str(tmp_path / "nope"), stdout=StringIO(), stderr=StringIO())
+
+
+def test_rebuild_recreates_the_index_from_the_documents(tmp_path: Path):
+    write_corpus(tmp_path / "docs")
+    call_command("ingest_documents", str(tmp_path / "docs"), stdout=StringIO(), stderr=StringIO())
+    model = current_model_name()
+    chunks = index.count(model)
+    index.drop(model)
+    assert index.count(model) == 0
+    out = StringIO()
+    call_command("rebuild_knowledge_index", stdout=out, stderr=StringIO())
+    assert "3 indexed, 0 failed" in out.getvalue()
+    assert index.count(model) == chunks
+    assert services.search("where are logs stored?")[0]["title"] == "c"
+
+
+def test_health_and_doctor_report_the_knowledge_base():
+    body = Client().get("/health").json()
+    assert body["checks"]["knowledge_index"]["status"] == "ok"
+    assert body["checks"]["embedding_model"]["status"] == "ok"
+    Document.objects.create(title="old", status="indexed", embedding_model="some-other-model")
+    body = Client().get("/health").json()
+    assert body["status"] == "degraded"
+    assert "rebuild_knowledge_index" in body["checks"]["embedding_model"]["detail"]
+    out = StringIO()
+    call_command("doctor", "--skip-workers", stdout=out)
+    assert "embedding_model" in out.getvalue()
+    assert "warning" in out.getvalue()
+
+
+def test_admin_search_page_and_reindex_action(client, superuser):
+    client.force_login(superuser)
+    created = services.create_from_file(
+        ContentFile(b"# Redis\n\nRedis evicts keys under memory pressure.", name="r.md")
+    )
+    services.ingest(created.document.pk)
+    page = client.get("/admin/knowledge/document/search/", {"query": "what happens when memory is full", "limit": 5})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Redis evicts keys" in html
+    assert "score" in html
+    listing = client.get("/admin/knowledge/document/")
+    assert "Search the knowledge base" in listing.content.decode()
+    response = client.post(
+        "/admin/knowledge/document/",
+        {"action": "reindex", "_selected_action": [created.document.pk]},
+        follow=True,
+    )
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("/api/v1/jobs/" in m for m in messages)
+
+
+def test_an_embedded_store_is_opened_by_one_process_only(tmp_path: Path, settings):
+    fd = index.lock_store(tmp_path / "store")
+    settings.CHROMA_PATH = tmp_path / "store"
+    try:
+        with pytest.raises(index.StoreInUse, match="set CHROMA_URL"):
+            index.lock_store(tmp_path / "store")
+        with pytest.raises(CommandError, match="open in another process"):
+            call_command("run_chroma", stdout=StringIO())
+    finally:
+        os.close(fd)
