@@ -87,6 +87,11 @@ def client() -> ClientAPI:
         return made
 
 
+def holds_store(path: Path) -> bool:
+    """Whether this process holds the lock of the store at ``path``."""
+    return str(Path(path)) in _store_locks
+
+
 def reset_clients() -> None:
     """Forget the cached clients (tests, or after a restore replaced the store on disk)."""
     with _lock:

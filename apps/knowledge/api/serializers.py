@@ -10,6 +10,9 @@ from apps.technologies.models import Technology
 
 
 class DocumentSerializer(serializers.ModelSerializer[Document]):
+    # Stored files are not served publicly: the API names them, it does not link them.
+    file = serializers.CharField(source="file.name", read_only=True, default="")
+
     class Meta:
         model = Document
         fields = [

@@ -134,3 +134,14 @@ def test_an_embedded_store_is_opened_by_one_process_only(tmp_path: Path, setting
             call_command("run_chroma", stdout=StringIO())
     finally:
         os.close(fd)
+
+
+def test_health_warns_when_another_process_holds_the_embedded_store(settings):
+    fd = index.lock_store(settings.CHROMA_PATH)  # as a Chroma server started by run_chroma would
+    try:
+        body = Client().get("/health").json()
+    finally:
+        os.close(fd)
+    assert body["checks"]["knowledge_index"]["status"] == "warn"
+    assert "set CHROMA_URL" in body["checks"]["knowledge_index"]["detail"]
+    assert Client().get("/health").json()["checks"]["knowledge_index"]["status"] == "ok"

@@ -11,11 +11,17 @@ from apps.research.models import ResearchTask, ResearchTaskAttachment
 
 
 class AttachmentSerializer(serializers.ModelSerializer[ResearchTaskAttachment]):
+    # Uploaded files are not served publicly: ``download`` is an authenticated API link.
+    download = serializers.SerializerMethodField()
+
     class Meta:
         model = ResearchTaskAttachment
-        fields = ["id", "name", "file", "size", "created_at"]
+        fields = ["id", "name", "file", "size", "download", "created_at"]
         read_only_fields = ["id", "size", "created_at"]
-        extra_kwargs = {"name": {"required": False}}
+        extra_kwargs = {"name": {"required": False}, "file": {"write_only": True}}
+
+    def get_download(self, obj: ResearchTaskAttachment) -> str:
+        return f"/api/v1/research-tasks/{obj.task_id}/attachments/{obj.pk}/"
 
     def validate_file(self, value: Any) -> Any:
         limit = settings.ATTACHMENT_MAX_UPLOAD_MB * 1024 * 1024

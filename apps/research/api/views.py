@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -16,7 +19,7 @@ from apps.research.api.serializers import (
     ResearchTaskSerializer,
 )
 from apps.research.filtersets import ResearchTaskFilterSet
-from apps.research.models import ResearchTask
+from apps.research.models import ResearchTask, ResearchTaskAttachment
 
 
 class ResearchTaskViewSet(viewsets.ModelViewSet[ResearchTask]):
@@ -47,3 +50,11 @@ class ResearchTaskViewSet(viewsets.ModelViewSet[ResearchTask]):
         serializer.is_valid(raise_exception=True)
         serializer.save(task=task, uploaded_by=request.user)
         return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)")
+    def download_attachment(self, request: Request, pk: str | None = None, attachment_id: str = "") -> FileResponse:
+        """Download an attachment of the task."""
+        task = self.get_object()
+        attachment = get_object_or_404(ResearchTaskAttachment, task=task, pk=attachment_id)
+        return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)

@@ -132,3 +132,18 @@ def test_attachments_over_the_limit_are_400(api):
     assert response.status_code == 400
     assert "too large" in response.json()["file"][0]
     assert not task.attachments.exists()
+
+
+def test_attachments_download_through_the_api_only(api, client_for, make_user):
+    task = ResearchTaskFactory.create()
+    upload = SimpleUploadedFile("report.md", b"# Report\n", content_type="text/markdown")
+    created = api.post(f"{URL}{task.pk}/attachments/", {"file": upload}, format="multipart").json()
+    assert "file" not in created
+    response = api.get(created["download"])
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"# Report\n"
+    assert 'filename="report.md"' in response["Content-Disposition"]
+    assert api.get(f"{URL}{task.pk}/attachments/999999/").status_code == 404
+    other = ResearchTaskFactory.create()
+    assert api.get(f"{URL}{other.pk}/attachments/{created['id']}/").status_code == 404
+    assert client_for(make_user()).get(created["download"]).status_code == 403
