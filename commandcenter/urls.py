@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("apps.research.api.urls")),
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.knowledge.api.urls")),
+    path("", include("apps.backups.api.urls")),
 ]
 
 urlpatterns = [

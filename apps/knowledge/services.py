@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from apps.backups.engines.rag import index_writing
 from apps.knowledge import index
 from apps.knowledge.choices import DocumentStatus, SourceType
 from apps.knowledge.chunking import chunk_text
@@ -269,13 +270,14 @@ def ingest(document_id: int, *, refetch: bool = False) -> dict[str, Any]:
                 for start in range(0, len(inputs), EMBED_BATCH)
                 for vector in embedder.embed(inputs[start : start + EMBED_BATCH])
             ]
-            index.replace_document(
-                embedder.model_name,
-                document.pk,
-                texts,
-                vectors,
-                [_metadata(document, c.index, c.heading) for c in chunks],
-            )
+            with index_writing():  # a backup pauses index writes while it exports the index
+                index.replace_document(
+                    embedder.model_name,
+                    document.pk,
+                    texts,
+                    vectors,
+                    [_metadata(document, c.index, c.heading) for c in chunks],
+                )
         except PERMANENT_ERRORS:
             raise
         except Exception as exc:
@@ -307,7 +309,8 @@ def ingest(document_id: int, *, refetch: bool = False) -> dict[str, Any]:
 
 def _forget_chunks(model_name: str, document_id: int) -> None:
     try:
-        index.delete_document(model_name, document_id)
+        with index_writing():
+            index.delete_document(model_name, document_id)
     except Exception as exc:  # the index is derived data: a rebuild will clean it
         log.error("index_delete_failed", document_id=document_id, error=f"{type(exc).__name__}: {exc}")
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.technologies",
     "apps.research",
     "apps.knowledge",
+    "apps.backups",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +282,17 @@ KNOWLEDGE_URL_TIMEOUT = env.int("KNOWLEDGE_URL_TIMEOUT", default=20)
 # Networks that URL ingestion may reach although private (SSRF guard); empty: public only.
 KNOWLEDGE_URL_ALLOWED_NETWORKS = env.list("KNOWLEDGE_URL_ALLOWED_NETWORKS", default=[])
 KNOWLEDGE_CACHE_TIMEOUT = env.int("KNOWLEDGE_CACHE_TIMEOUT", default=600)
+
+# --- backups --------------------------------------------------------------------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / "backups")))
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+BACKUP_RESTORE_LOCK_TIMEOUT = env.str("BACKUP_RESTORE_LOCK_TIMEOUT", default="30s")
+_backup_schedule = cron_schedule(env.str("BACKUP_SCHEDULE", default="0 2 * * *"))
+if _backup_schedule is not None:
+    CELERY_BEAT_SCHEDULE["backup"] = {"task": "apps.backups.tasks.scheduled_backup", "schedule": _backup_schedule}
+_verify_schedule = cron_schedule(env.str("VERIFY_SCHEDULE", default="0 4 * * 0"))
+if _verify_schedule is not None:
+    CELERY_BEAT_SCHEDULE["verify-backup"] = {"task": "apps.backups.tasks.verify_latest", "schedule": _verify_schedule}
 
 # --- metrics --------------------------------------------------------------------------------
 # Set for gunicorn and Celery prefork: every process writes its samples there and one scrape

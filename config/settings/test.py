@@ -1,5 +1,8 @@
 """Test settings: fast hashing, in-memory broker; real PostgreSQL/Redis when given."""
 
+import os
+import tempfile
+
 from .base import *  # noqa: F403
 from .base import CELERY_BROKER_DIR, REDIS_URL
 
@@ -15,3 +18,9 @@ API_THROTTLE_USER = "100000/minute"
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "100000/minute", "user": "100000/minute"}
 # Static files are not collected for tests; serve them from the finders instead.
 WHITENOISE_AUTOREFRESH = True
+
+# A file, not the in-memory default, when the tests run on SQLite: the backup engine copies
+# the database file with SQLite's online backup API, as it does in production.
+if "sqlite" in DATABASES["default"]["ENGINE"]:
+    _test_db = os.path.join(tempfile.gettempdir(), f"commandcenter-test-{os.getpid()}.sqlite3")
+    DATABASES["default"]["TEST"] = {"NAME": _test_db}

@@ -9,13 +9,22 @@ from commandcenter import health
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def recent_backup() -> None:
+    from django.utils import timezone
+
+    from apps.backups.models import BackupRun
+
+    BackupRun.objects.create(timestamp="20261126_020000", status="succeeded", finished_at=timezone.now())
+
+
 def test_health_reports_every_check():
     response = Client().get("/health")
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     body = response.json()
     assert body["status"] == "ok"
-    assert {"database", "cache", "broker"} <= set(body["checks"])
+    assert {"database", "cache", "broker", "knowledge_index", "embedding_model", "backups"} <= set(body["checks"])
     assert all(check["status"] == "ok" for check in body["checks"].values())
 
 

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.backups import services
+from apps.backups.choices import COMPONENTS, Trigger
+from apps.backups.engines.common import BackupError
+from apps.backups.management.commands._common import human_size, progress_printer
+
+
+class Command(BaseCommand):
+    help = "Take a backup set (PostgreSQL or SQLite, the knowledge index and files, Redis) under BACKUP_DIR."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--only", help=f"comma-separated components among {','.join(COMPONENTS)}")
+        parser.add_argument("--trigger", default=Trigger.MANUAL, choices=[t.value for t in Trigger])
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        only = [c.strip() for c in options["only"].split(",")] if options["only"] else None
+        if only and set(only) - set(COMPONENTS):
+            raise CommandError(f"--only takes components among {', '.join(COMPONENTS)}")
+        try:
+            run = services.run_backup(trigger=options["trigger"], components=only, progress=progress_printer())
+        except BackupError as exc:
+            raise CommandError(f"backup failed: {exc}") from None
+        except Exception as exc:
+            raise CommandError(f"backup failed: {type(exc).__name__}: {exc}") from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"backup {run.timestamp} complete: {', '.join(run.components)}, "
+                f"{human_size(run.size_bytes)} in {run.duration:.1f} s"
+            )
+        )

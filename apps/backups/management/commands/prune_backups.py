@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from apps.backups import services
+
+
+class Command(BaseCommand):
+    help = "Remove backup sets older than RETENTION_DAYS (never the newest complete set)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        removed = services.prune(dry_run=options["dry_run"])
+        verb = "would remove" if options["dry_run"] else "removed"
+        for stamp in removed:
+            self.stdout.write(f"{verb} {stamp}")
+        self.stdout.write(f"{verb} {len(removed)} set(s) older than {settings.RETENTION_DAYS} days")
