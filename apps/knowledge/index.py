@@ -13,21 +13,24 @@ import fcntl
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 from django.conf import settings
 
 _lock = threading.Lock()
 _clients: dict[str, ClientAPI] = {}
 _store_locks: dict[str, int] = {}
+_collections: dict[tuple[str, str], Collection] = {}
+T = TypeVar("T")
 
 
 class StoreInUse(RuntimeError):
@@ -96,6 +99,7 @@ def reset_clients() -> None:
     """Forget the cached clients (tests, or after a restore replaced the store on disk)."""
     with _lock:
         _clients.clear()
+        _collections.clear()
         for fd in _store_locks.values():
             os.close(fd)
         _store_locks.clear()
@@ -106,12 +110,27 @@ def collection_name(model_name: str) -> str:
     return f"knowledge-{slug}"[:60]
 
 
-def collection(model_name: str) -> Collection:
-    return client().get_or_create_collection(
-        collection_name(model_name),
-        embedding_function=None,
-        metadata={"hnsw:space": "cosine", "embedding_model": model_name},
-    )
+def collection(model_name: str, *, fresh: bool = False) -> Collection:
+    """The model's collection, looked up once per process (a look-up is a round trip)."""
+    key = (settings.CHROMA_URL or str(settings.CHROMA_PATH), model_name)
+    found = None if fresh else _collections.get(key)
+    if found is None:
+        found = client().get_or_create_collection(
+            collection_name(model_name),
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", "embedding_model": model_name},
+        )
+        _collections[key] = found
+    return found
+
+
+def _on_collection(model_name: str, action: Callable[[Collection], T]) -> T:
+    """Run ``action`` on the collection; if it was dropped and recreated meanwhile (a restore
+    or a rebuild, maybe in another process), look it up again once."""
+    try:
+        return action(collection(model_name))
+    except NotFoundError:
+        return action(collection(model_name, fresh=True))
 
 
 def chunk_id(document_id: int, index: int) -> str:
@@ -124,10 +143,30 @@ def replace_document(
     texts: Sequence[str],
     vectors: Sequence[Sequence[float]],
     metadatas: Sequence[dict[str, Any]],
+    *,
+    previous_count: int | None = None,
 ) -> None:
-    """Make the index hold exactly these chunks for the document."""
-    target = collection(model_name)
-    target.delete(where={"document_id": document_id})
+    """Make the index hold exactly these chunks for the document.
+
+    Chunk ids are stable, so the upsert overwrites the previous chunks; only those past the
+    new count must go. ``previous_count`` (how many chunks the document had in this
+    collection; 0 when it never had any) saves the delete; ``None``: not known, delete all.
+    """
+    _on_collection(model_name, lambda target: _replace(target, document_id, texts, vectors, metadatas, previous_count))
+
+
+def _replace(
+    target: Collection,
+    document_id: int,
+    texts: Sequence[str],
+    vectors: Sequence[Sequence[float]],
+    metadatas: Sequence[dict[str, Any]],
+    previous_count: int | None,
+) -> None:
+    if previous_count is None:
+        target.delete(where={"document_id": document_id})
+    elif previous_count > len(texts):
+        target.delete(ids=[chunk_id(document_id, i) for i in range(len(texts), previous_count)])
     if texts:
         target.upsert(
             ids=[chunk_id(document_id, i) for i in range(len(texts))],
@@ -138,7 +177,7 @@ def replace_document(
 
 
 def delete_document(model_name: str, document_id: int) -> None:
-    collection(model_name).delete(where={"document_id": document_id})
+    _on_collection(model_name, lambda target: target.delete(where={"document_id": document_id}))
 
 
 def where_clause(filters: dict[str, Any]) -> dict[str, Any] | None:
@@ -151,11 +190,14 @@ def where_clause(filters: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def query(model_name: str, vector: Sequence[float], *, limit: int, filters: dict[str, Any]) -> list[Hit]:
-    result = collection(model_name).query(
-        query_embeddings=[list(vector)],  # type: ignore[arg-type]
-        n_results=limit,
-        where=where_clause(filters),
-        include=["documents", "metadatas", "distances"],
+    result = _on_collection(
+        model_name,
+        lambda target: target.query(
+            query_embeddings=[list(vector)],  # type: ignore[arg-type]
+            n_results=limit,
+            where=where_clause(filters),
+            include=["documents", "metadatas", "distances"],
+        ),
     )
     ids = result["ids"][0]
     documents = (result.get("documents") or [[]])[0]
@@ -168,11 +210,12 @@ def query(model_name: str, vector: Sequence[float], *, limit: int, filters: dict
 
 
 def count(model_name: str) -> int:
-    return collection(model_name).count()
+    return _on_collection(model_name, lambda target: target.count())
 
 
 def drop(model_name: str) -> None:
     name = collection_name(model_name)
+    _collections.pop((settings.CHROMA_URL or str(settings.CHROMA_PATH), model_name), None)
     try:
         client().delete_collection(name)
     except Exception as exc:  # a missing collection is what we want

@@ -252,6 +252,14 @@ def ingest(document_id: int, *, refetch: bool = False) -> dict[str, Any]:
     if document is None:
         return {"document_id": document_id, "status": "gone"}
     embedder = get_embedder()
+    # How many chunks the document has in this model's collection: 0 when it never had any
+    # (or its failure removed them), unknown after a model change or an interrupted run.
+    if document.status == DocumentStatus.INDEXED and document.embedding_model == embedder.model_name:
+        previous: int | None = document.chunk_count
+    elif not document.embedding_model and document.status == DocumentStatus.PENDING and not document.indexed_at:
+        previous = 0
+    else:
+        previous = None
     try:
         data, kind = _content(document, refetch=refetch)
         text = extract_text(data, kind)
@@ -277,6 +285,7 @@ def ingest(document_id: int, *, refetch: bool = False) -> dict[str, Any]:
                     texts,
                     vectors,
                     [_metadata(document, c.index, c.heading) for c in chunks],
+                    previous_count=previous,
                 )
         except PERMANENT_ERRORS:
             raise

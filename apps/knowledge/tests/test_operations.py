@@ -145,3 +145,30 @@ def test_health_warns_when_another_process_holds_the_embedded_store(settings):
     assert body["checks"]["knowledge_index"]["status"] == "warn"
     assert "set CHROMA_URL" in body["checks"]["knowledge_index"]["detail"]
     assert Client().get("/health").json()["checks"]["knowledge_index"]["status"] == "ok"
+
+
+def test_a_collection_recreated_elsewhere_is_found_again():
+    created = services.create_from_file(ContentFile(b"# A\n\nAlpha text about queues.", name="a.md"))
+    services.ingest(created.document.pk)
+    model = current_model_name()
+    index.collection(model)  # cached
+    # Another process (a restore, a rebuild) drops and recreates the collection.
+    index.client().delete_collection(index.collection_name(model))
+    index.client().create_collection(index.collection_name(model), embedding_function=None)
+    assert index.count(model) == 0
+    assert services.ingest(created.document.pk)["status"] == "indexed"
+    assert index.count(model) == Document.objects.get(pk=created.document.pk).chunk_count
+
+
+def test_reingesting_a_shorter_document_removes_the_extra_chunks():
+    long_text = "\n\n".join(f"Paragraph {n} " + "word " * 200 for n in range(6)).encode()
+    created = services.create_from_file(ContentFile(long_text, name="long.md"))
+    services.ingest(created.document.pk)
+    document = Document.objects.get(pk=created.document.pk)
+    assert document.chunk_count > 2
+    with document.file.open("wb") as handle:
+        handle.write(b"Now a single short paragraph.")
+    services.ingest(document.pk)
+    document.refresh_from_db()
+    assert document.chunk_count == 1
+    assert index.count(current_model_name()) == 1
