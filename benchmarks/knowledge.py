@@ -5,9 +5,10 @@ with its own environment, set before Django is: a scratch SQLite database (migra
 ``manage.py migrate`` in a subprocess first), fresh embedded Chroma stores in a temporary
 directory, ``MEDIA_ROOT`` there too, the local ONNX embedder and a local-memory cache.
 
-1. Ingest: a generated Markdown corpus (fixed seed, no download) through the app's path -
-   ``services.create_from_file`` + ``services.ingest`` (store the file, parse, chunk, embed,
-   ``index.replace_document``, the database bookkeeping) - against the floor: the same chunk
+1. Ingest: a generated Markdown corpus (fixed seed, no download) through the app's bulk path
+   (``manage.py ingest_documents``, the rebuild) - ``services.create_from_file`` for each file,
+   then ``services.ingest_many`` (parse, chunk, embed and write to Chroma several documents at
+   a time, the database bookkeeping) - against the floor: the same chunk
    inputs embedded with ``LocalEmbedder.embed`` in batches of 64 and ``collection.add``-ed with
    explicit embeddings into another fresh collection of the same store. The two alternate,
    round by round, so that noise from other work on the machine hits both. Target: the app
@@ -285,19 +286,23 @@ def prepare(document: SourceDocument) -> Prepared:
 
 
 def ingest_app(documents: Sequence[SourceDocument]) -> int:
-    """The app's path, document by document, as the upload API and the ingestion job do it."""
+    """The app's bulk path, as ``manage.py ingest_documents`` and the rebuild take it: store
+    every file as a document, then ``services.ingest_many`` (chunks of several documents
+    embedded and written to Chroma together)."""
     from django.core.files.base import ContentFile
 
     from apps.knowledge import services
 
-    chunks = 0
-    for document in documents:
-        created = services.create_from_file(
+    ids = [
+        services.create_from_file(
             ContentFile(document.text.encode(), name=document.name), title=document.title, category=document.category
-        )
-        outcome = services.ingest(created.document.pk)
+        ).document.pk
+        for document in documents
+    ]
+    chunks = 0
+    for outcome in services.ingest_many(ids):
         if outcome.get("status") != "indexed":
-            raise RuntimeError(f"{document.name} was not indexed: {outcome}")
+            raise RuntimeError(f"document {outcome['document_id']} was not indexed: {outcome}")
         chunks += int(outcome["chunks"])
     return chunks
 
@@ -372,12 +377,13 @@ def measure_ingest() -> dict[str, Any]:
     ingest_app(warm)
     ingest_direct(direct_embedder, direct, [prepared[d.number] for d in warm], Stopwatch(), Stopwatch())
 
-    # The app's own calls, timed in place (index.replace_document via the module attribute
-    # services uses, embed on the cached embedder instance).
+    # The app's own calls, timed in place (index.upsert and index.delete_leftovers via the
+    # module attributes services uses, embed on the cached embedder instance).
     app_embed, app_index = Stopwatch(), Stopwatch()
     direct_embed, direct_add = Stopwatch(), Stopwatch()
-    original_replace = index.replace_document
-    index.replace_document = app_index.wrap(original_replace)  # type: ignore[method-assign]
+    original_upsert, original_leftovers = index.upsert, index.delete_leftovers
+    index.upsert = app_index.wrap(original_upsert)  # type: ignore[method-assign]
+    index.delete_leftovers = app_index.wrap(original_leftovers)  # type: ignore[method-assign]
     embedder.embed = app_embed.wrap(embedder.embed)  # type: ignore[method-assign]
     per_round = len(documents) // ROUNDS
     rounds = []
@@ -412,7 +418,7 @@ def measure_ingest() -> dict[str, Any]:
                     f"direct {direct_s:.1f} s, ratio {direct_s / app_s:.2f}"
                 )
     finally:
-        index.replace_document = original_replace  # type: ignore[method-assign]
+        index.upsert, index.delete_leftovers = original_upsert, original_leftovers  # type: ignore[method-assign]
         del embedder.embed
     check = compare_collections(index.collection(embedder.model_name), direct)
     return {
@@ -721,7 +727,7 @@ def ingest_tables(ingest: dict[str, Any]) -> list[Table | Text]:
         ["path", "documents", "chunks", "seconds", "chunks/s", "CPU s", "vs direct", "target", "result"],
         [
             [
-                "app: services.create_from_file + services.ingest",
+                "app: create_from_file each + services.ingest_many",
                 f"{documents}",
                 f"{app_chunks:.0f}",
                 f"{app_s:.1f}",
@@ -774,7 +780,7 @@ def ingest_tables(ingest: dict[str, Any]) -> list[Table | Text]:
                 str(ingest["direct_embed_calls"]),
             ],
             [
-                "Chroma: index.replace_document (delete + upsert) / collection.add",
+                "Chroma: index.upsert + delete_leftovers / collection.add",
                 share(ingest["app_index"], app_s),
                 str(ingest["app_index_calls"]),
                 share(ingest["direct_add"], direct_s),

@@ -137,6 +137,42 @@ def chunk_id(document_id: int, index: int) -> str:
     return f"doc{document_id}-{index}"
 
 
+def upsert(
+    model_name: str,
+    ids: Sequence[str],
+    texts: Sequence[str],
+    vectors: Sequence[Sequence[float]],
+    metadatas: Sequence[dict[str, Any]],
+) -> None:
+    """Write chunks (of one or several documents) in one call per Chroma batch limit."""
+    if not ids:
+        return
+    limit = client().get_max_batch_size()
+    for start in range(0, len(ids), limit):
+        end = start + limit
+        embeddings: Any = [list(v) for v in vectors[start:end]]
+
+        def write(target: Collection, start: int = start, end: int = end, embeddings: Any = embeddings) -> None:
+            target.upsert(
+                ids=list(ids[start:end]),
+                documents=list(texts[start:end]),
+                embeddings=embeddings,
+                metadatas=[dict(m) for m in metadatas[start:end]],
+            )
+
+        _on_collection(model_name, write)
+
+
+def delete_leftovers(model_name: str, document_id: int, new_count: int, previous_count: int | None) -> None:
+    """Before upserting ``new_count`` chunks: remove the document's chunks that the upsert
+    will not overwrite (all of them when ``previous_count`` is unknown)."""
+    if previous_count is None:
+        delete_document(model_name, document_id)
+    elif previous_count > new_count:
+        stale = [chunk_id(document_id, i) for i in range(new_count, previous_count)]
+        _on_collection(model_name, lambda target: target.delete(ids=stale))
+
+
 def replace_document(
     model_name: str,
     document_id: int,
@@ -146,34 +182,10 @@ def replace_document(
     *,
     previous_count: int | None = None,
 ) -> None:
-    """Make the index hold exactly these chunks for the document.
-
-    Chunk ids are stable, so the upsert overwrites the previous chunks; only those past the
-    new count must go. ``previous_count`` (how many chunks the document had in this
-    collection; 0 when it never had any) saves the delete; ``None``: not known, delete all.
-    """
-    _on_collection(model_name, lambda target: _replace(target, document_id, texts, vectors, metadatas, previous_count))
-
-
-def _replace(
-    target: Collection,
-    document_id: int,
-    texts: Sequence[str],
-    vectors: Sequence[Sequence[float]],
-    metadatas: Sequence[dict[str, Any]],
-    previous_count: int | None,
-) -> None:
-    if previous_count is None:
-        target.delete(where={"document_id": document_id})
-    elif previous_count > len(texts):
-        target.delete(ids=[chunk_id(document_id, i) for i in range(len(texts), previous_count)])
-    if texts:
-        target.upsert(
-            ids=[chunk_id(document_id, i) for i in range(len(texts))],
-            documents=list(texts),
-            embeddings=[list(v) for v in vectors],  # type: ignore[arg-type]
-            metadatas=[dict(m) for m in metadatas],
-        )
+    """Make the index hold exactly these chunks for the document (stable ids: the upsert
+    overwrites the previous chunks; only those past the new count are deleted)."""
+    delete_leftovers(model_name, document_id, len(texts), previous_count)
+    upsert(model_name, [chunk_id(document_id, i) for i in range(len(texts))], texts, vectors, metadatas)
 
 
 def delete_document(model_name: str, document_id: int) -> None:

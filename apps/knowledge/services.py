@@ -245,75 +245,146 @@ def _metadata(document: Document, index_: int, heading: str) -> dict[str, Any]:
     return metadata
 
 
-def ingest(document_id: int, *, refetch: bool = False) -> dict[str, Any]:
-    """Parse, chunk, embed and index one document. Idempotent: a second run replaces the
-    document's chunks with the same ids."""
-    document = Document.objects.filter(pk=document_id).first()
-    if document is None:
-        return {"document_id": document_id, "status": "gone"}
-    embedder = get_embedder()
-    # How many chunks the document has in this model's collection: 0 when it never had any
-    # (or its failure removed them), unknown after a model change or an interrupted run.
-    if document.status == DocumentStatus.INDEXED and document.embedding_model == embedder.model_name:
-        previous: int | None = document.chunk_count
-    elif not document.embedding_model and document.status == DocumentStatus.PENDING and not document.indexed_at:
-        previous = 0
-    else:
-        previous = None
-    try:
-        data, kind = _content(document, refetch=refetch)
-        text = extract_text(data, kind)
-        chunks = chunk_text(text)
-        if not chunks:
-            raise ExtractionError("no text to index")
-        if document.source_type == SourceType.URL and document.title == document.source_url[:300]:
-            document.title = guess_title(text, document.title)[:300]
-        texts = [chunk.text for chunk in chunks]
+@dataclass
+class _Prepared:
+    document: Document
+    chunks: list[Any]
+    previous: int | None
+
+    @property
+    def inputs(self) -> list[str]:
         # The heading is embedded with its chunk (it says what the passage is about; it
         # measurably improves recall@1), while the stored text is the passage alone.
-        inputs = [f"{chunk.heading}\n\n{chunk.text}" if chunk.heading else chunk.text for chunk in chunks]
-        try:
-            vectors = [
-                vector
-                for start in range(0, len(inputs), EMBED_BATCH)
-                for vector in embedder.embed(inputs[start : start + EMBED_BATCH])
-            ]
-            with index_writing():  # a backup pauses index writes while it exports the index
-                index.replace_document(
-                    embedder.model_name,
-                    document.pk,
-                    texts,
-                    vectors,
-                    [_metadata(document, c.index, c.heading) for c in chunks],
-                    previous_count=previous,
-                )
-        except PERMANENT_ERRORS:
-            raise
-        except Exception as exc:
-            document.error = f"index unavailable, will retry: {type(exc).__name__}: {exc}"[:2000]
-            document.save(update_fields=["error", "updated_at"])
-            track_rag_operation("ingest", success=False)
-            raise TransientError(str(exc)) from exc
-    except PERMANENT_ERRORS as exc:
-        _forget_chunks(embedder.model_name, document.pk)
-        document.status = DocumentStatus.FAILED
-        document.error = str(exc)[:2000]
-        document.chunk_count = 0
-        document.save()
-        bump_index_version()
-        track_rag_operation("ingest", success=False)
-        log.warning("document_ingest_failed", document_id=document.pk, error=document.error)
-        return {"document_id": document.pk, "status": "failed", "error": document.error}
-    document.status = DocumentStatus.INDEXED
-    document.error = ""
-    document.chunk_count = len(chunks)
-    document.embedding_model = embedder.model_name
-    document.indexed_at = timezone.now()
+        return [f"{c.heading}\n\n{c.text}" if c.heading else c.text for c in self.chunks]
+
+
+def _previous_count(document: Document, model_name: str) -> int | None:
+    """How many chunks the document has in this model's collection: 0 when it never had any,
+    ``None`` (unknown: delete them all) after a failure, a model change or an interrupted run."""
+    if document.status == DocumentStatus.INDEXED and document.embedding_model == model_name:
+        return document.chunk_count
+    if not document.embedding_model and document.status == DocumentStatus.PENDING and not document.indexed_at:
+        return 0
+    return None
+
+
+def _prepare(document: Document, model_name: str, refetch: bool) -> _Prepared:
+    """Read, parse and chunk one document; PERMANENT_ERRORS when it cannot be indexed."""
+    previous = _previous_count(document, model_name)
+    data, kind = _content(document, refetch=refetch)
+    text = extract_text(data, kind)
+    chunks = chunk_text(text)
+    if not chunks:
+        raise ExtractionError("no text to index")
+    if document.source_type == SourceType.URL and document.title == document.source_url[:300]:
+        document.title = guess_title(text, document.title)[:300]
+    return _Prepared(document, chunks, previous)
+
+
+def _failed(document: Document, model_name: str, exc: Exception) -> dict[str, Any]:
+    _forget_chunks(model_name, document.pk)
+    document.status = DocumentStatus.FAILED
+    document.error = str(exc)[:2000]
+    document.chunk_count = 0
     document.save()
-    bump_index_version()
-    track_rag_operation("ingest", success=True)
-    log.info("document_indexed", document_id=document.pk, chunks=len(chunks), model=embedder.model_name)
-    return {"document_id": document.pk, "status": "indexed", "chunks": len(chunks)}
+    track_rag_operation("ingest", success=False)
+    log.warning("document_ingest_failed", document_id=document.pk, error=document.error)
+    return {"document_id": document.pk, "status": "failed", "error": document.error}
+
+
+def _index(batch: list[_Prepared], model_name: str) -> list[dict[str, Any]]:
+    """Embed the chunks of several documents together and write them to the index at once
+    (Chroma has a fixed cost per write, whatever its size)."""
+    if not batch:
+        return []
+    embedder = get_embedder()
+    inputs = [text for item in batch for text in item.inputs]
+    try:
+        vectors = [
+            vector
+            for start in range(0, len(inputs), EMBED_BATCH)
+            for vector in embedder.embed(inputs[start : start + EMBED_BATCH])
+        ]
+        ids, texts, metadatas = [], [], []
+        for item in batch:
+            for chunk in item.chunks:
+                ids.append(index.chunk_id(item.document.pk, chunk.index))
+                texts.append(chunk.text)
+                metadatas.append(_metadata(item.document, chunk.index, chunk.heading))
+        with index_writing():  # a backup pauses index writes while it exports the index
+            for item in batch:
+                index.delete_leftovers(model_name, item.document.pk, len(item.chunks), item.previous)
+            index.upsert(model_name, ids, texts, vectors, metadatas)
+    except Exception as exc:
+        for item in batch:
+            item.document.error = f"index unavailable, will retry: {type(exc).__name__}: {exc}"[:2000]
+            item.document.save(update_fields=["error", "updated_at"])
+            track_rag_operation("ingest", success=False)
+        raise TransientError(str(exc)) from exc
+    results = []
+    now = timezone.now()
+    for item in batch:
+        document = item.document
+        document.status = DocumentStatus.INDEXED
+        document.error = ""
+        document.chunk_count = len(item.chunks)
+        document.embedding_model = model_name
+        document.indexed_at = now
+        document.save()
+        track_rag_operation("ingest", success=True)
+        log.info("document_indexed", document_id=document.pk, chunks=len(item.chunks), model=model_name)
+        results.append({"document_id": document.pk, "status": "indexed", "chunks": len(item.chunks)})
+    return results
+
+
+def ingest_many(
+    document_ids: Iterable[int],
+    *,
+    refetch: bool = False,
+    batch_chunks: int = 512,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Parse, chunk, embed and index documents, several at a time: the chunks of consecutive
+    documents are embedded and written together (up to ``batch_chunks``). Idempotent: a
+    second run replaces each document's chunks (stable ids). Results in the given order."""
+    model_name = current_model_name()
+    results: dict[int, dict[str, Any]] = {}
+    order: list[int] = []
+    batch: list[_Prepared] = []
+
+    def flush() -> None:
+        for result in _index(batch, model_name):
+            results[result["document_id"]] = result
+            if progress:
+                progress(result)
+        batch.clear()
+
+    try:
+        for document_id in document_ids:
+            order.append(document_id)
+            document = Document.objects.filter(pk=document_id).first()
+            if document is None:
+                results[document_id] = {"document_id": document_id, "status": "gone"}
+                continue
+            try:
+                batch.append(_prepare(document, model_name, refetch))
+            except PERMANENT_ERRORS as exc:
+                results[document_id] = _failed(document, model_name, exc)
+                if progress:
+                    progress(results[document_id])
+                continue
+            if sum(len(item.chunks) for item in batch) >= batch_chunks:
+                flush()
+        flush()
+    finally:
+        if results:
+            bump_index_version()
+    return [results[document_id] for document_id in order]
+
+
+def ingest(document_id: int, *, refetch: bool = False) -> dict[str, Any]:
+    """Ingest one document (the Celery job of an upload, a URL, a re-index)."""
+    return ingest_many([document_id], refetch=refetch)[0]
 
 
 def _forget_chunks(model_name: str, document_id: int) -> None:
@@ -429,16 +500,19 @@ def stale_documents() -> int:
     return Document.objects.filter(status=DocumentStatus.INDEXED).exclude(embedding_model=current_model_name()).count()
 
 
-def rebuild(progress: Callable[[Document, dict[str, Any]], None] | None = None) -> dict[str, int]:
+def rebuild(progress: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, int]:
     """Rebuild the index of the configured model from the stored documents."""
     model_name = current_model_name()
     index.drop(model_name)
     counts = {"indexed": 0, "failed": 0}
-    documents: Iterable[Document] = Document.objects.order_by("pk").iterator()
-    for document in documents:
-        result = ingest(document.pk)
+    titles = dict(Document.objects.values_list("pk", "title"))
+
+    def count(result: dict[str, Any]) -> None:
         counts["indexed" if result.get("status") == "indexed" else "failed"] += 1
         if progress is not None:
-            progress(document, result)
-    bump_index_version()
+            progress(titles.get(result["document_id"], ""), result)
+
+    # Every chunk is new in the dropped collection: nothing to delete first.
+    Document.objects.filter(status=DocumentStatus.INDEXED, embedding_model=model_name).update(chunk_count=0)
+    ingest_many(sorted(titles), progress=count)
     return counts

@@ -172,3 +172,17 @@ def test_reingesting_a_shorter_document_removes_the_extra_chunks():
     document.refresh_from_db()
     assert document.chunk_count == 1
     assert index.count(current_model_name()) == 1
+
+
+def test_ingest_many_batches_documents_and_isolates_failures():
+    texts = [(f"# Doc {n}\n\nText number {n} about topic {n}.".encode(), f"d{n}.md") for n in range(5)]
+    ids = [services.create_from_file(ContentFile(text, name=name)).document.pk for text, name in texts]
+    broken = services.create_from_file(ContentFile(b"%PDF-1.4 broken", name="broken.pdf")).document.pk
+    order = [ids[0], broken, *ids[1:], 999999]
+    seen: list[int] = []
+    results = services.ingest_many(order, batch_chunks=2, progress=lambda r: seen.append(r["document_id"]))
+    assert [r["document_id"] for r in results] == order
+    assert [r["status"] for r in results] == ["indexed", "failed", "indexed", "indexed", "indexed", "indexed", "gone"]
+    assert sorted(seen) == sorted(order[:-1])
+    assert index.count(current_model_name()) == 5
+    assert services.search("topic 3")[0]["title"] == "d3"

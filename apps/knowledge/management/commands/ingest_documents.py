@@ -42,18 +42,36 @@ class Command(BaseCommand):
         if not files:
             raise CommandError("no files to ingest")
         counts = {"indexed": 0, "duplicate": 0, "skipped": 0, "failed": 0}
-        for done, path in enumerate(files, start=1):
-            status = self._ingest(path, options)
-            counts[status] += 1
+        to_index: dict[int, Path] = {}
+        for path in files:  # store the files (fast), then embed and index them in batches
+            status, document_id = self._store(path, options)
+            if document_id is None:
+                counts[status] += 1
+            else:
+                to_index[document_id] = path
+        done = sum(counts.values())
+
+        def progress(result: dict[str, Any]) -> None:
+            nonlocal done
+            done += 1
+            path = to_index[result["document_id"]]
+            if result["status"] == "indexed":
+                counts["indexed"] += 1
+            else:
+                counts["failed"] += 1
+                self.stderr.write(f"\nfailed {path}: {result.get('error')}")
             sys.stderr.write(f"\r{progress_bar(done, len(files))} {path.name[:40]:<40}")
             sys.stderr.flush()
+
+        services.ingest_many(list(to_index), progress=progress)
         sys.stderr.write("\n")
         summary = ", ".join(f"{n} {name}" for name, n in counts.items())
         if counts["failed"]:
             raise CommandError(f"{len(files)} file(s): {summary}")
         self.stdout.write(self.style.SUCCESS(f"{len(files)} file(s): {summary}"))
 
-    def _ingest(self, path: Path, options: dict[str, Any]) -> str:
+    def _store(self, path: Path, options: dict[str, Any]) -> tuple[str, int | None]:
+        """Store the file as a document: (status, id of a document to index or None)."""
         try:
             with path.open("rb") as handle:
                 created = services.create_from_file(
@@ -64,11 +82,7 @@ class Command(BaseCommand):
                 )
         except UnsupportedDocumentType as exc:
             self.stderr.write(f"\nskipped {path}: {exc}")
-            return "skipped"
+            return "skipped", None
         if not created.created and created.document.status == "indexed":
-            return "duplicate"
-        result = services.ingest(created.document.pk)
-        if result["status"] != "indexed":
-            self.stderr.write(f"\nfailed {path}: {result.get('error')}")
-            return "failed"
-        return "indexed"
+            return "duplicate", None
+        return "indexed", created.document.pk

@@ -21,10 +21,10 @@ class Command(BaseCommand):
         total = Document.objects.count()
         done = 0
 
-        def progress(document: Document, result: dict[str, Any]) -> None:
+        def progress(title: str, result: dict[str, Any]) -> None:
             nonlocal done
             done += 1
-            sys.stderr.write(f"\r{progress_bar(done, total)} {document.title[:40]:<40}")
+            sys.stderr.write(f"\r{progress_bar(done, total)} {title[:40]:<40}")
             sys.stderr.flush()
 
         counts = services.rebuild(progress)
