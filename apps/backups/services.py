@@ -159,7 +159,25 @@ def run_backup(
         return _run_backup_locked(trigger, wanted, progress)
 
 
+def clean_interrupted() -> int:
+    """Under the lock, whatever a run left is from a run that died (a killed worker, a power
+    cut): its temporary files go and its row is marked failed. Returns how many runs."""
+    for component in COMPONENTS:
+        folder = backup_dir() / component
+        if folder.is_dir():
+            for leftover in folder.glob(".*.tmp-*"):
+                leftover.unlink(missing_ok=True)
+    for leftover in (backup_dir() / "manifests").glob(".*.tmp-*") if (backup_dir() / "manifests").is_dir() else []:
+        leftover.unlink(missing_ok=True)
+    return BackupRun.objects.filter(status=RunStatus.RUNNING).update(
+        status=RunStatus.FAILED, error="interrupted: the process running it died", finished_at=timezone.now()
+    )
+
+
 def _run_backup_locked(trigger: str, wanted: list[str], progress: Progress | None) -> BackupRun:
+    interrupted = clean_interrupted()
+    if interrupted:
+        log.warning("backup_interrupted_runs_cleaned", count=interrupted)
     timestamp = new_timestamp()
     run = BackupRun.objects.create(timestamp=timestamp, trigger=trigger, components=wanted)
     started = time.monotonic()

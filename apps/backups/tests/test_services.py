@@ -277,3 +277,17 @@ def test_the_lock_file_frees_itself_when_its_holder_dies(settings, tmp_path):
     os.kill(holder.pid, 9)
     holder.wait()
     assert services.run_backup(components=["postgres"]).status == "succeeded"
+
+
+def test_leftovers_of_a_dead_run_are_cleaned_by_the_next_one(settings):
+    folder = services.backup_dir() / "postgres"
+    folder.mkdir(parents=True)
+    leftover = folder / ".20261126_020000.dump.tmp-4242"
+    leftover.write_bytes(b"half a dump")
+    dead = BackupRun.objects.create(timestamp="20261126_020000", status="running")
+    run = services.run_backup(components=["postgres"])
+    assert run.status == "succeeded"
+    assert not leftover.exists()
+    dead.refresh_from_db()
+    assert dead.status == "failed"
+    assert "interrupted" in dead.error
