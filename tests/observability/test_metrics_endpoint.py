@@ -149,3 +149,18 @@ def test_admin_writes_are_counted_like_api_writes(client, superuser):
     response = client.post(f"/admin/technologies/technology/{tech.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert value("delete") == deleted + 1
+
+
+def test_a_celery_worker_serves_its_own_metrics(settings):
+    import urllib.request
+
+    from commandcenter.celery import serve_worker_metrics
+    from tests.live import free_port
+
+    settings.CELERY_METRICS_PORT = free_port()
+    settings.PROMETHEUS_MULTIPROC_DIR = ""
+    serve_worker_metrics()
+    metrics.track_repository_operation("sync", success=True)
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.CELERY_METRICS_PORT}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert 'commandcenter_repository_operations_total{operation="sync",status="success"}' in text
