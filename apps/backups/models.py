@@ -25,6 +25,10 @@ class BackupRun(models.Model):
     verification = models.CharField(max_length=16, choices=Verification.choices, default=Verification.UNVERIFIED)
     verified_at = models.DateTimeField(null=True, blank=True)
     verification_report = models.JSONField(null=True, blank=True)
+    offsite = models.CharField(
+        "off-site copy", max_length=16, blank=True, choices=[("uploaded", "Uploaded"), ("failed", "Failed")]
+    )
+    offsite_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-timestamp"]

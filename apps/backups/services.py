@@ -378,6 +378,10 @@ def restore(
     """Restore a set (default: the latest complete one). Checksums are verified first; the
     current state is backed up first (unless ``safety_backup`` is false)."""
     stamp = check_timestamp(timestamp) if timestamp else latest_complete()
+    if not manifest_path(stamp).exists():
+        with exclusive("download an off-site backup"):
+            if fetch_offsite(stamp) and progress:
+                progress(f"downloaded {stamp} from the off-site copy")
     unknown = sorted(set(only or []) - set(COMPONENTS))
     if unknown:
         raise BackupError(f"unknown component(s) {', '.join(unknown)}: choose from {', '.join(COMPONENTS)}")
@@ -424,6 +428,65 @@ def _restore_component(component: str, entry: dict[str, Any], source: Path, prog
     from apps.backups.engines import redis
 
     return redis.restore(settings.REDIS_URL, source, progress=progress)
+
+
+# --- off-site copy ---------------------------------------------------------------------------
+
+
+def copy_offsite(timestamp: str) -> dict[str, Any] | None:
+    """Upload a complete set to the S3-compatible bucket (when BACKUP_S3_BUCKET is set), each
+    object checked after upload. A failure leaves the local set as it is, is logged and counted
+    (``commandcenter_backup_failures_total{component="offsite"}``), and is raised."""
+    from apps.backups import offsite
+
+    config = offsite.config_from_settings()
+    if not config.enabled:
+        return None
+    try:
+        result = offsite.upload_set(config, timestamp, backup_dir())
+    except BackupError as exc:
+        metrics.backup_failures.labels(component="offsite").inc()
+        BackupRun.objects.filter(timestamp=timestamp).update(offsite="failed", offsite_error=str(exc)[:2000])
+        log.error("backup_offsite_failed", timestamp=timestamp, error=str(exc))
+        raise
+    BackupRun.objects.filter(timestamp=timestamp).update(offsite="uploaded", offsite_error="")
+    log.info("backup_offsite_uploaded", timestamp=timestamp, where=config.where(), **result)
+    return dict(result)
+
+
+def fetch_offsite(timestamp: str) -> bool:
+    """Download a set that is not on this machine from the bucket; False when off-site is off
+    or the bucket does not have it either."""
+    from apps.backups import offsite
+
+    config = offsite.config_from_settings()
+    if not config.enabled or manifest_path(timestamp).exists():
+        return False
+    if timestamp not in offsite.list_remote_sets(config):
+        return False
+    offsite.download_set(config, timestamp, backup_dir())
+    log.info("backup_offsite_downloaded", timestamp=timestamp, where=config.where())
+    return True
+
+
+def prune_offsite(*, now: datetime | None = None, dry_run: bool = False) -> list[str]:
+    """Remote retention by the same rule as local: older than RETENTION_DAYS goes, the newest
+    remote set always stays (losing the local disk never empties the bucket)."""
+    from apps.backups import offsite
+
+    config = offsite.config_from_settings()
+    if not config.enabled:
+        return []
+    remote = offsite.list_remote_sets(config)
+    if not remote:
+        return []
+    cutoff = (now or timezone.now()) - timedelta(days=settings.RETENTION_DAYS)
+    keep = {remote[0]} | {stamp for stamp in remote if timestamp_datetime(stamp) >= cutoff}
+    doomed = [stamp for stamp in remote if stamp not in keep]
+    if dry_run or not doomed:
+        return doomed
+    offsite.prune_remote(config, keep)
+    return doomed
 
 
 # --- retention --------------------------------------------------------------------------------

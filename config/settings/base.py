@@ -287,6 +287,13 @@ KNOWLEDGE_CACHE_TIMEOUT = env.int("KNOWLEDGE_CACHE_TIMEOUT", default=600)
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / "backups")))
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
 BACKUP_RESTORE_LOCK_TIMEOUT = env.str("BACKUP_RESTORE_LOCK_TIMEOUT", default="30s")
+# Off-site copy to S3-compatible storage: on when a bucket is named.
+BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="")
+BACKUP_S3_ENDPOINT_URL = env.str("BACKUP_S3_ENDPOINT_URL", default="")
+BACKUP_S3_ACCESS_KEY_ID = env.str("BACKUP_S3_ACCESS_KEY_ID", default="")
+BACKUP_S3_SECRET_ACCESS_KEY = env.str("BACKUP_S3_SECRET_ACCESS_KEY", default="")
+BACKUP_S3_PREFIX = env.str("BACKUP_S3_PREFIX", default="commandcenter/")
+BACKUP_S3_REGION = env.str("BACKUP_S3_REGION", default="")
 _backup_schedule = cron_schedule(env.str("BACKUP_SCHEDULE", default="0 2 * * *"))
 if _backup_schedule is not None:
     CELERY_BEAT_SCHEDULE["backup"] = {"task": "apps.backups.tasks.scheduled_backup", "schedule": _backup_schedule}
@@ -312,7 +319,13 @@ CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 JSON_LOGS = env.bool("JSON_LOGS", default=False)
 LOGGING = build_logging(level=LOG_LEVEL, json_logs=JSON_LOGS)
-register_literal_secrets(SECRET_KEY, *FIELD_ENCRYPTION_KEYS, METRICS_BASIC_AUTH.partition(":")[2], OPENAI_API_KEY)
+register_literal_secrets(
+    SECRET_KEY,
+    *FIELD_ENCRYPTION_KEYS,
+    METRICS_BASIC_AUTH.partition(":")[2],
+    OPENAI_API_KEY,
+    BACKUP_S3_SECRET_ACCESS_KEY,
+)
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # RequestIdMiddleware has validated (or replaced) the incoming X-Request-ID.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True

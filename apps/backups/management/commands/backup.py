@@ -16,6 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--only", help=f"comma-separated components among {','.join(COMPONENTS)}")
         parser.add_argument("--trigger", default=Trigger.MANUAL, choices=[t.value for t in Trigger])
+        parser.add_argument("--no-offsite", action="store_true", help="do not copy the set to BACKUP_S3_BUCKET")
 
     def handle(self, *args: Any, **options: Any) -> None:
         only = [c.strip() for c in options["only"].split(",")] if options["only"] else None
@@ -33,3 +34,12 @@ class Command(BaseCommand):
                 f"{human_size(run.size_bytes)} in {run.duration:.1f} s"
             )
         )
+        if not options["no_offsite"]:
+            try:
+                copied = services.copy_offsite(run.timestamp)
+            except BackupError as exc:
+                raise CommandError(
+                    f"backup {run.timestamp} is complete here, but the off-site copy failed: {exc}"
+                ) from None
+            if copied:
+                self.stdout.write(f"copied off-site: {copied['uploaded']} object(s), {human_size(copied['bytes'])}")

@@ -19,4 +19,6 @@ class Command(BaseCommand):
         verb = "would remove" if options["dry_run"] else "removed"
         for stamp in removed:
             self.stdout.write(f"{verb} {stamp}")
+        for stamp in services.prune_offsite(dry_run=options["dry_run"]):
+            self.stdout.write(f"{verb} {stamp} (off-site)")
         self.stdout.write(f"{verb} {len(removed)} set(s) older than {settings.RETENTION_DAYS} days")

@@ -29,6 +29,10 @@ class Command(BaseCommand):
             stamp = (
                 services.check_timestamp(options["timestamp"]) if options["timestamp"] else services.latest_complete()
             )
+            if not services.manifest_path(stamp).exists():
+                with services.exclusive("download an off-site backup"):
+                    if services.fetch_offsite(stamp):
+                        self.stderr.write(f"downloaded {stamp} from the off-site copy")
             manifest = services.read_manifest(stamp)
         except BackupError as exc:
             raise CommandError(f"restore refused: {exc}") from None
