@@ -18,7 +18,7 @@ from benchmarks.errors import BenchmarkError
 from benchmarks.report import Report
 
 # One module per benchmark, each with ``run() -> Report``; run in this order.
-BENCHMARKS = ["api_list", "middleware", "metrics_render", "knowledge"]
+BENCHMARKS = ["api_list", "middleware", "metrics_render", "knowledge", "backup"]
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

@@ -9,6 +9,6 @@ class RepositoryFactory(factory.django.DjangoModelFactory[Repository]):
 
     owner = factory.Sequence(lambda n: f"org{n}")
     name = factory.Sequence(lambda n: f"project-{n}")
-    description = factory.Faker("sentence")
+    description = factory.Sequence(lambda n: f"Description number {n}.")
     language = "Python"
     stars = factory.Sequence(lambda n: n * 10)

@@ -9,5 +9,5 @@ class ResearchTaskFactory(factory.django.DjangoModelFactory[ResearchTask]):
         model = ResearchTask
 
     title = factory.Sequence(lambda n: f"Research task {n}")
-    description = factory.Faker("sentence")
+    description = factory.Sequence(lambda n: f"Description number {n}.")
     status = ResearchTaskStatus.PENDING

@@ -69,9 +69,12 @@ def test_bad_values_are_400(api, payload, field):
 
 def test_filters(api, superuser):
     tech = TechnologyFactory.create()
-    late = ResearchTaskFactory.create(title="late", due_date=TODAY - dt.timedelta(days=1), technology=tech)
-    ResearchTaskFactory.create(title="soon", due_date=TODAY + dt.timedelta(days=2), assignee=superuser)
-    ResearchTaskFactory.create(title="done", due_date=TODAY - dt.timedelta(days=9), status="completed")
+    # Fixed descriptions: a random sentence could contain the search term.
+    late = ResearchTaskFactory.create(
+        title="late", description="", due_date=TODAY - dt.timedelta(days=1), technology=tech
+    )
+    ResearchTaskFactory.create(title="soon", description="", due_date=TODAY + dt.timedelta(days=2), assignee=superuser)
+    ResearchTaskFactory.create(title="done", description="", due_date=TODAY - dt.timedelta(days=9), status="completed")
 
     def titles(query: str) -> list[str]:
         response = api.get(f"{URL}?{query}")

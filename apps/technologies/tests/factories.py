@@ -21,13 +21,13 @@ class TechnologyFactory(factory.django.DjangoModelFactory[Technology]):
         skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Technology {n}")
-    vendor = factory.Faker("company")
+    vendor = factory.Sequence(lambda n: f"Vendor {n}")
     domain = TechnologyDomain.BACKEND
     status = TechnologyStatus.EVALUATION
     ring = RadarRing.TRIAL
     relevance_score = 60
     priority = 3
-    description = factory.Faker("sentence")
+    description = factory.Sequence(lambda n: f"Description number {n}.")
 
     @factory.post_generation
     def tags(self, create: bool, extracted: Any, **kwargs: Any) -> None:

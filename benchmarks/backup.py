@@ -1,0 +1,574 @@
+"""``manage.py backup`` / ``restore`` (postgres part) against plain ``pg_dump -Fc`` / ``pg_restore``.
+
+A scratch PostgreSQL database of at least 200 MB (``commandcenter_bench_backup``: the app's
+migrated schema plus a ``bench_filler`` table of random-ish text; pg_dump dumps every table)
+and a smaller one (``..._small``, about 50 MB) for the memory comparison. Both are kept for
+reuse. Timed alternately (A B B A ...): (a) ``manage.py backup --only postgres --no-offsite``
+vs (b) ``pg_dump -Fc -f FILE DB``; then (c) ``manage.py restore TS --yes --only postgres
+--no-safety-backup`` vs (d) ``pg_restore --clean --if-exists --single-transaction -d DB FILE``
+of the same archive, into the same database. Targets: app/plain <= 1.15 both ways; the backup
+command's peak RSS about the same at both sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from benchmarks.db import ensure_database
+from benchmarks.errors import BenchmarkError
+from benchmarks.report import Report, Table, Text
+
+NAME = "backup"
+TITLE = "Backup and restore (postgres): manage.py vs plain pg_dump / pg_restore"
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_URL = os.environ.get("BENCH_BACKUP_SERVER", "postgres://postgres@127.0.0.1:5432")
+LARGE_DB = "commandcenter_bench_backup"
+SMALL_DB = "commandcenter_bench_backup_small"
+LARGE_MB = 200
+SMALL_MB = 50
+TARGET_RATIO = 1.15
+TARGET_MEMORY_RATIO = 1.25  # "about the same": large/small peak RSS of the backup command
+
+ROUNDS = 2  # per variant; a round is one pair, the order alternates (A B, B A, ...)
+TIME_BUDGET = 150.0  # seconds of timed runs at most; a started round always completes
+SMALL_RUNS = 2
+
+FILLER_BATCH = 150_000  # rows per INSERT (~55 MB on disk with the index)
+SAMPLE_INTERVAL = 0.02  # seconds between /proc samples of the process tree
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float
+    tree_rss_kb: int  # ru_maxrss of wait4: the largest process of the tree
+    rss_kb: dict[str, int] = field(default_factory=dict)  # peak VmHWM per command name
+    output: str = ""
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _hwm(pid: int) -> tuple[str, int] | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
+            status = handle.read()
+    except OSError:
+        return None
+    name = re.search(r"^Name:\s*(\S+)", status, re.M)
+    hwm = re.search(r"^VmHWM:\s*(\d+)", status, re.M)
+    if not name or not hwm:
+        return None
+    return name.group(1), int(hwm.group(1))
+
+
+def _sample_tree(root: int, peaks: dict[str, int], stop: threading.Event) -> None:
+    while not stop.is_set():
+        tree = _children()
+        pending = [root]
+        while pending:
+            pid = pending.pop()
+            pending.extend(tree.get(pid, []))
+            found = _hwm(pid)
+            if found:
+                name, kb = found
+                peaks[name] = max(peaks.get(name, 0), kb)
+        stop.wait(SAMPLE_INTERVAL)
+
+
+def measure(command: list[str], env: dict[str, str], log: Path) -> Run:
+    """Run ``command``; wall time, ru_maxrss of the tree (wait4) and VmHWM per process name."""
+    peaks: dict[str, int] = {}
+    stop = threading.Event()
+    with open(log, "w+b") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        sampler = threading.Thread(target=_sample_tree, args=(process.pid, peaks, stop), daemon=True)
+        sampler.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            stop.set()
+            sampler.join()
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+    if process.returncode != 0:
+        tail = "\n".join(output.splitlines()[-15:])
+        raise BenchmarkError(f"{' '.join(command[:4])} ... exited {process.returncode}:\n{tail}")
+    return Run(seconds, usage.ru_maxrss, peaks, output)
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+
+def db_url(name: str) -> str:
+    parts = urlsplit(SERVER_URL)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+
+
+def conninfo(name: str) -> str:
+    parts = urlsplit(SERVER_URL)
+    return urlunsplit(("postgresql", parts.netloc, f"/{name}", "", ""))
+
+
+def app_env(name: str, scratch: Path) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("BACKUP_", "PG", "DJANGO_", "CELERY_", "CHROMA_"))
+    }
+    return env | {
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": db_url(name),
+        "BACKUP_DIR": str(scratch / "backups"),
+        "MEDIA_ROOT": str(scratch / "media"),
+        "CHROMA_PATH": str(scratch / "chroma"),
+        "REDIS_URL": "",
+        "BACKUP_S3_BUCKET": "",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def database_size(name: str) -> int:
+    with psycopg.connect(conninfo(name), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def prepare(name: str, megabytes: int, scratch: Path) -> tuple[int, str]:
+    """Create/migrate ``name`` and fill it to ``megabytes``; return (size, what was done)."""
+    created = ensure_database(db_url(name))
+    migrate = [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"]
+    measure(migrate, app_env(name, scratch), scratch / f"migrate-{name}.log")
+    target = megabytes * 1_000_000
+    size = database_size(name)
+    if size >= target:
+        return size, "reused"
+    with psycopg.connect(conninfo(name), autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_filler ("
+            " id bigint PRIMARY KEY, label text NOT NULL, body text NOT NULL, attrs jsonb NOT NULL)"
+        )
+        while size < target:
+            row = conn.execute("SELECT coalesce(max(id), 0) FROM bench_filler").fetchone()
+            start = int(row[0]) if row else 0
+            # ~370 bytes of hex per row: random, so neither TOAST nor gzip shrinks it much.
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO bench_filler (id, label, body, attrs)"
+                    " SELECT g, 'item ' || g, md5(random()::text) || md5(random()::text) || md5(random()::text)"
+                    " || md5(random()::text) || md5(random()::text) || md5(random()::text)"
+                    " || md5(random()::text) || md5(random()::text) || md5(random()::text),"
+                    " jsonb_build_object('n', g, 'tag', md5(g::text), 'ok', g % 2 = 0)"
+                    " FROM generate_series({} + 1, {} + {}) AS g"
+                ).format(sql.Literal(start), sql.Literal(start), sql.Literal(FILLER_BATCH))
+            )
+            size = database_size(name)
+        conn.execute("VACUUM ANALYZE bench_filler")
+    return database_size(name), "created and filled" if created else "filled"
+
+
+def row_count_seconds(name: str) -> float:
+    """What the app's row counts cost: count(*) of every user table in one snapshot."""
+    with psycopg.connect(conninfo(name), autocommit=True) as conn:
+        started = time.perf_counter()
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        tables = conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchall()
+        for schema, table in tables:
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table)))
+        conn.execute("ROLLBACK")
+        return time.perf_counter() - started
+
+
+def sha256_seconds(path: Path) -> float:
+    started = time.perf_counter()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return time.perf_counter() - started
+
+
+# --- the benchmark ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Side:
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    def times(self) -> str:
+        return ", ".join(f"{r.seconds:.2f}" for r in self.runs)
+
+
+def backup_timestamp(output: str) -> str:
+    match = re.search(r"backup (\d{8}_\d{6}) complete", output)
+    if not match:
+        raise BenchmarkError(f"cannot find the backup timestamp in:\n{output[-2000:]}")
+    return match.group(1)
+
+
+def app_backup(name: str, scratch: Path, log: str) -> tuple[Run, Path]:
+    command = [sys.executable, "manage.py", "backup", "--only", "postgres", "--no-offsite"]
+    run = measure(command, app_env(name, scratch), scratch / log)
+    dump = scratch / "backups" / "postgres" / f"{backup_timestamp(run.output)}.dump"
+    return run, dump
+
+
+def plain_dump(name: str, target: Path, scratch: Path) -> Run:
+    target.unlink(missing_ok=True)
+    command = ["pg_dump", "-Fc", "-f", str(target), "-d", conninfo(name)]
+    return measure(command, app_env(name, scratch), scratch / "pg_dump.log")
+
+
+def mb(kb: int) -> str:
+    return f"{kb / 1024:.0f}"
+
+
+def verdict(ok: bool) -> str:
+    return "target met" if ok else "target MISSED"
+
+
+def run() -> Report:
+    if not shutil.which("pg_dump") or not shutil.which("pg_restore"):
+        raise BenchmarkError("pg_dump and pg_restore must be on PATH")
+    scratch = Path(tempfile.mkdtemp(prefix="cc-bench-backup-"))
+    try:
+        return _run(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(scratch: Path) -> Report:
+    print(f"[{NAME}] preparing {LARGE_DB} (>= {LARGE_MB} MB) and {SMALL_DB} (>= {SMALL_MB} MB) ...", file=sys.stderr)
+    prep_started = time.perf_counter()
+    large_size, large_how = prepare(LARGE_DB, LARGE_MB, scratch)
+    small_size, small_how = prepare(SMALL_DB, SMALL_MB, scratch)
+    prep_seconds = time.perf_counter() - prep_started
+    plain_file = scratch / "plain.dump"
+
+    # Warm-up (not measured): page cache and shared buffers, Python bytecode.
+    print(f"[{NAME}] warm-up ...", file=sys.stderr)
+    plain_dump(LARGE_DB, plain_file, scratch)
+    _, restore_source = app_backup(LARGE_DB, scratch, "warmup-backup.log")
+    restore_stamp = restore_source.name.split(".", 1)[0]
+    startup = measure([sys.executable, "manage.py", "check"], app_env(LARGE_DB, scratch), scratch / "check.log")
+
+    started = time.perf_counter()
+    print(f"[{NAME}] backup: app vs pg_dump ...", file=sys.stderr)
+    app_b, plain_b = Side(), Side()
+
+    def do_app_backup() -> Run:
+        run, dump = app_backup(LARGE_DB, scratch, "backup.log")
+        dump.unlink()  # the warm-up's set is the one restored; keep the disk use flat
+        return run
+
+    backup_rounds = _alternate((do_app_backup, lambda: plain_dump(LARGE_DB, plain_file, scratch)), (app_b, plain_b))
+
+    print(f"[{NAME}] restore: app vs pg_restore ...", file=sys.stderr)
+    app_r, plain_r = Side(), Side()
+    restore_app = [
+        sys.executable,
+        "manage.py",
+        "restore",
+        restore_stamp,
+        "--yes",
+        "--only",
+        "postgres",
+        "--no-safety-backup",
+    ]
+    restore_plain = [
+        "pg_restore",
+        "--clean",
+        "--if-exists",
+        "--single-transaction",
+        "-d",
+        conninfo(LARGE_DB),
+        str(restore_source),
+    ]
+    env = app_env(LARGE_DB, scratch)
+    restore_rounds = _alternate(
+        (
+            lambda: measure(restore_app, env, scratch / "restore.log"),
+            lambda: measure(restore_plain, env, scratch / "pg_restore.log"),
+        ),
+        (app_r, plain_r),
+    )
+    timed_seconds = time.perf_counter() - started
+
+    print(f"[{NAME}] memory at {SMALL_MB} MB ...", file=sys.stderr)
+    small_app, small_plain = Side(), Side()
+    for index in range(SMALL_RUNS):
+        run, dump = app_backup(SMALL_DB, scratch, "small-backup.log")
+        dump.unlink()
+        small_app.runs.append(run)
+        if index == 0:
+            small_plain.runs.append(plain_dump(SMALL_DB, plain_file, scratch))
+
+    # Where the app's extra time goes (measured on their own, once).
+    dump_size = restore_source.stat().st_size
+    sha_s = sha256_seconds(restore_source)
+    counts_s = row_count_seconds(LARGE_DB)
+
+    return _report(
+        sizes=(large_size, small_size, large_how, small_how, dump_size),
+        backup=(app_b, plain_b, backup_rounds),
+        restore=(app_r, plain_r, restore_rounds),
+        small=(small_app, small_plain),
+        extras=(startup.seconds, sha_s, counts_s),
+        seconds=(prep_seconds, timed_seconds),
+    )
+
+
+def _alternate(pair: tuple[Callable[[], Run], Callable[[], Run]], sides: tuple[Side, Side]) -> int:
+    """ROUNDS rounds (more while the budget allows, up to twice as many), alternating the order."""
+    started = time.perf_counter()
+    rounds = 0
+    while rounds < ROUNDS or (rounds < 2 * ROUNDS and time.perf_counter() - started < TIME_BUDGET / 4):
+        order = (0, 1) if rounds % 2 == 0 else (1, 0)
+        for index in order:
+            sides[index].runs.append(pair[index]())
+        rounds += 1
+    return rounds
+
+
+def _peak(run: Run, prefix: str) -> int:
+    return max((kb for name, kb in run.rss_kb.items() if name.startswith(prefix)), default=0)
+
+
+def _peaks(side: Side, prefix: str) -> int:
+    return max(_peak(r, prefix) for r in side.runs)
+
+
+def _ratio_cells(app: Side, plain: Side) -> tuple[float, str]:
+    ratio = app.median / plain.median
+    pairs = [a.seconds / p.seconds for a, p in zip(app.runs, plain.runs, strict=True)]
+    return ratio, f"{min(pairs):.2f} - {max(pairs):.2f}"
+
+
+def _report(
+    *,
+    sizes: tuple[int, int, str, str, int],
+    backup: tuple[Side, Side, int],
+    restore: tuple[Side, Side, int],
+    small: tuple[Side, Side],
+    extras: tuple[float, float, float],
+    seconds: tuple[float, float],
+) -> Report:
+    large_size, small_size, large_how, small_how, dump_size = sizes
+    app_b, plain_b, backup_rounds = backup
+    app_r, plain_r, restore_rounds = restore
+    small_app, small_plain = small
+    startup_s, sha_s, counts_s = extras
+    prep_s, timed_s = seconds
+    report = Report(NAME, TITLE)
+
+    report.blocks.append(
+        Table(
+            "Databases (kept for reuse)",
+            ["database", "pg_database_size", "this run"],
+            [
+                [LARGE_DB, f"{large_size / 1e6:.0f} MB", large_how],
+                [SMALL_DB, f"{small_size / 1e6:.0f} MB", small_how],
+            ],
+            align="lrl",
+        )
+    )
+
+    def timing_rows(app: Side, plain: Side, tool: str, app_label: str, plain_label: str) -> list[list[str]]:
+        return [
+            [app_label, app.times(), f"{app.median:.2f}", mb(_peaks(app, "python")), mb(_peaks(app, tool))],
+            [plain_label, plain.times(), f"{plain.median:.2f}", "-", mb(_peaks(plain, tool))],
+        ]
+
+    headers = ["variant", "runs (s, in order)", "median s", "peak RSS python MB", "peak RSS {} MB"]
+    report.blocks.append(
+        Table(
+            f"Backup of {LARGE_DB} ({large_size / 1e6:.0f} MB; archive {dump_size / 1e6:.0f} MB), "
+            f"{backup_rounds} rounds, alternating",
+            [*headers[:4], headers[4].format("pg_dump")],
+            timing_rows(
+                app_b,
+                plain_b,
+                "pg_dump",
+                "(a) manage.py backup --only postgres --no-offsite",
+                "(b) pg_dump -Fc -f FILE",
+            ),
+            align="llrrr",
+        )
+    )
+    report.blocks.append(
+        Table(
+            f"Restore into {LARGE_DB} (same archive), {restore_rounds} rounds, alternating",
+            [*headers[:4], headers[4].format("pg_restore")],
+            timing_rows(
+                app_r,
+                plain_r,
+                "pg_restore",
+                "(c) manage.py restore TS --yes --only postgres --no-safety-backup",
+                "(d) pg_restore --clean --if-exists --single-transaction",
+            ),
+            align="llrrr",
+        )
+    )
+
+    backup_ratio, backup_pairs = _ratio_cells(app_b, plain_b)
+    restore_ratio, restore_pairs = _ratio_cells(app_r, plain_r)
+    report.blocks.append(
+        Table(
+            "Ratios app / plain (median over median; per-round pairs)",
+            ["comparison", "ratio", "per-round", "target", "verdict"],
+            [
+                [
+                    "backup (a)/(b)",
+                    f"{backup_ratio:.2f}",
+                    backup_pairs,
+                    f"<= {TARGET_RATIO}",
+                    verdict(backup_ratio <= TARGET_RATIO),
+                ],
+                [
+                    "restore (c)/(d)",
+                    f"{restore_ratio:.2f}",
+                    restore_pairs,
+                    f"<= {TARGET_RATIO}",
+                    verdict(restore_ratio <= TARGET_RATIO),
+                ],
+            ],
+            align="lrrrl",
+        )
+    )
+
+    large_py, small_py = _peaks(app_b, "python"), _peaks(small_app, "python")
+    large_dump, small_dump = _peaks(app_b, "pg_dump"), _peaks(small_app, "pg_dump")
+    large_tree = max(r.tree_rss_kb for r in app_b.runs)
+    small_tree = max(r.tree_rss_kb for r in small_app.runs)
+    plain_large, plain_small = _peaks(plain_b, "pg_dump"), _peaks(small_plain, "pg_dump")
+    memory_ratio = large_py / small_py
+    report.blocks.append(
+        Table(
+            "Peak RSS of the backup command at two database sizes (MB; max over the runs)",
+            ["process", f"{small_size / 1e6:.0f} MB db", f"{large_size / 1e6:.0f} MB db", "ratio large/small"],
+            [
+                ["manage.py backup: python", mb(small_py), mb(large_py), f"{memory_ratio:.2f}"],
+                ["manage.py backup: its pg_dump", mb(small_dump), mb(large_dump), f"{large_dump / small_dump:.2f}"],
+                [
+                    "manage.py backup: tree (wait4 ru_maxrss)",
+                    mb(small_tree),
+                    mb(large_tree),
+                    f"{large_tree / small_tree:.2f}",
+                ],
+                ["plain pg_dump -Fc", mb(plain_small), mb(plain_large), f"{plain_large / plain_small:.2f}"],
+            ],
+            align="lrrr",
+        )
+    )
+    report.blocks.append(
+        Text(
+            f"Memory: the backup process's peak RSS is {memory_ratio:.2f}x at {large_size / small_size:.1f}x the "
+            f"data ({verdict(memory_ratio <= TARGET_MEMORY_RATIO)}: about the same, <= {TARGET_MEMORY_RATIO}). "
+            f"Small-size timings: app {small_app.times()} s, plain pg_dump {small_plain.times()} s."
+        )
+    )
+
+    report.blocks.append(
+        Table(
+            "Where the app's extra time goes (each measured once, on its own)",
+            ["component", "seconds", "in backup", "in restore"],
+            [
+                [
+                    "measured extra: median app - median plain",
+                    "-",
+                    f"{app_b.median - plain_b.median:.2f}",
+                    f"{app_r.median - plain_r.median:.2f}",
+                ],
+                ["python + Django start-up + system checks (manage.py check)", f"{startup_s:.2f}", "yes", "yes"],
+                [
+                    f"SHA-256 of the {dump_size / 1e6:.0f} MB archive (read back)",
+                    f"{sha_s:.2f}",
+                    "yes (after)",
+                    "yes (before)",
+                ],
+                ["count(*) of every table in one snapshot", f"{counts_s:.2f}", "yes (before)", "yes (after)"],
+            ],
+            align="lrll",
+        )
+    )
+    report.blocks.append(
+        Text(
+            "What the app does beyond plain pg_dump/pg_restore: backup - takes the flock on BACKUP_DIR/.lock, "
+            "cleans interrupted runs, writes a BackupRun row (created, then finished), checks pg_dump's version "
+            "against the server, opens a REPEATABLE READ snapshot, counts the rows of every table in it and "
+            "hands it to pg_dump (--snapshot, --lock-wait-timeout, --verbose, stderr parsed line by line), "
+            "writes to a temporary name, fsyncs, renames, fsyncs the folder, reads the archive back for its "
+            "SHA-256, and writes the JSON manifest atomically. Restore - reads the manifest, re-reads the archive "
+            "to verify size and SHA-256 before touching anything, takes the lock, runs a lock watchdog session "
+            "(polls pg_stat_activity every 0.25 s), runs pg_restore with --exit-on-error --no-owner --verbose "
+            "(plus the same --clean --if-exists --single-transaction), then counts every table's rows again "
+            "and prints them against the manifest. Both pay a Python + Django start-up with system checks."
+        )
+    )
+    report.blocks.append(
+        Text(
+            "\n".join(
+                [
+                    f"date: {datetime.now(UTC).isoformat(timespec='seconds')}",
+                    f"host: {platform.node()} ({os.cpu_count()} CPUs), load {os.getloadavg()[0]:.2f} at end",
+                    f"python: {platform.python_version()}; {_tool_version('pg_dump')}",
+                    f"server: {SERVER_URL} (local); filler: table bench_filler (random hex text + jsonb, PK)",
+                    f"preparation {prep_s:.0f} s; timed runs {timed_s:.0f} s; warm-up: one pg_dump + one app backup",
+                    "peak RSS: VmHWM per process sampled every 20 ms from /proc; tree = ru_maxrss from wait4",
+                    "temporary BACKUP_DIR/MEDIA_ROOT/CHROMA_PATH removed; the scratch databases are kept for reuse",
+                ]
+            ),
+            code=True,
+        )
+    )
+    return report
+
+
+def _tool_version(tool: str) -> str:
+    try:
+        return subprocess.run([tool, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return f"{tool}: unknown version"
