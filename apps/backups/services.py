@@ -406,8 +406,42 @@ def restore(
             if progress:
                 progress(f"{component}: restoring {source.name}")
             report["restored"][component] = _restore_component(component, entry, source, progress)
+        if "postgres" in chosen:
+            report["runs_reconciled"] = reconcile_runs()
     log.info("backup_restored", timestamp=stamp, components=chosen, safety_backup=report.get("safety_backup"))
     return report
+
+
+def reconcile_runs() -> int:
+    """After a database restore the run history is the one of the dump's moment (the run
+    that made it still shows ``running``, later runs are gone): bring it in line with the
+    sets on disk, which are the truth. Returns how many rows were fixed or added."""
+    changed = 0
+    for info in list_sets():
+        if not info.complete or info.manifest is None:
+            continue
+        manifest = info.manifest
+        fields = {
+            "status": RunStatus.SUCCEEDED,
+            "manifest": manifest,
+            "components": list(manifest["components"]),
+            "size_bytes": sum(f["size"] for c in manifest["components"].values() for f in c["files"]),
+            "duration": manifest.get("duration"),
+            "error": "",
+        }
+        updated = (
+            BackupRun.objects.filter(timestamp=info.timestamp).exclude(status=RunStatus.SUCCEEDED).update(**fields)
+        )
+        if not updated and not BackupRun.objects.filter(timestamp=info.timestamp).exists():
+            BackupRun.objects.create(
+                timestamp=info.timestamp,
+                trigger=manifest.get("trigger", Trigger.MANUAL),
+                finished_at=timestamp_datetime(info.timestamp),
+                **fields,
+            )
+            updated = 1
+        changed += updated
+    return changed
 
 
 def _restore_component(component: str, entry: dict[str, Any], source: Path, progress: Progress | None) -> Any:

@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from apps.backups import services
 from apps.backups.engines.common import BackupError
 from apps.backups.models import BackupRun
+from apps.backups.tests.test_engine_redis import start_redis  # noqa: F401  (a fixture)
 from apps.knowledge import index
 from apps.knowledge import services as knowledge
 from apps.technologies.models import Technology
@@ -291,3 +292,53 @@ def test_leftovers_of_a_dead_run_are_cleaned_by_the_next_one(settings):
     dead.refresh_from_db()
     assert dead.status == "failed"
     assert "interrupted" in dead.error
+
+
+def every_row() -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the database, in a stable order."""
+    from django.db import connection
+
+    rows = {}
+    with connection.cursor() as cursor:
+        for table in sorted(connection.introspection.table_names(cursor)):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 (introspected names)
+            rows[table] = sorted(cursor.fetchall(), key=repr)
+    return rows
+
+
+def test_full_round_trip_of_every_table_the_index_files_and_redis(settings, start_redis):  # noqa: F811
+    import redis as redis_py
+
+    from apps.research.tests.factories import ResearchTaskFactory
+
+    settings.REDIS_URL = start_redis()
+    live = redis_py.Redis.from_url(settings.REDIS_URL)
+    live.set("session:abc", "kept", ex=3600)
+    live.hset("cache:stats", mapping={"hits": 3})
+    tech = TechnologyFactory.create(title="Everything", tags=["x", "y"])
+    ResearchTaskFactory.create(title="Task", technology=tech)
+    add_document(b"# Traefik\n\nTraefik renews certificates through ACME.", "traefik.md")
+    top = knowledge.search("who renews the certificates?")[0]
+    run = services.run_backup()
+    assert set(run.components) == {"postgres", "rag", "redis"}
+    before = every_row()
+    del before["backups_backuprun"]  # the run history is reconciled with the sets on disk
+
+    TechnologyFactory.create(title="Added later")
+    Technology.objects.filter(title="Everything").update(priority=5)
+    live.flushdb()
+    live.set("stray", "1")
+
+    report = services.restore(run.timestamp, safety_backup=False)
+    index.reset_clients()
+    after = every_row()
+    del after["backups_backuprun"]
+    assert after == before
+    assert report["runs_reconciled"] >= 1
+    assert BackupRun.objects.get(timestamp=run.timestamp).status == "succeeded"  # not "running" as dumped
+    assert live.get("session:abc") == b"kept"
+    assert 0 < live.ttl("session:abc") <= 3600
+    assert live.hget("cache:stats", "hits") == b"3"
+    assert live.get("stray") is None
+    again = knowledge.search("who renews the certificates?")[0]
+    assert (again["document_id"], again["chunk"]) == (top["document_id"], top["chunk"])
