@@ -52,7 +52,8 @@ ROUNDS = 2  # per variant; a round is one pair, the order alternates (A B, B A, 
 TIME_BUDGET = 150.0  # seconds of timed runs at most; a started round always completes
 SMALL_RUNS = 2
 
-FILLER_BATCH = 150_000  # rows per INSERT (~55 MB on disk with the index)
+FILLER_BATCH = 150_000  # rows per INSERT at most (~55 MB on disk with the index)
+FILLER_ROW_BYTES = 500  # on disk per row, index included (measured), to size the last batch
 SAMPLE_INTERVAL = 0.02  # seconds between /proc samples of the process tree
 
 
@@ -188,6 +189,7 @@ def prepare(name: str, megabytes: int, scratch: Path) -> tuple[int, str]:
         while size < target:
             row = conn.execute("SELECT coalesce(max(id), 0) FROM bench_filler").fetchone()
             start = int(row[0]) if row else 0
+            batch = max(10_000, min(FILLER_BATCH, (target - size) // FILLER_ROW_BYTES + 1))
             # ~370 bytes of hex per row: random, so neither TOAST nor gzip shrinks it much.
             conn.execute(
                 sql.SQL(
@@ -197,7 +199,7 @@ def prepare(name: str, megabytes: int, scratch: Path) -> tuple[int, str]:
                     " || md5(random()::text) || md5(random()::text) || md5(random()::text),"
                     " jsonb_build_object('n', g, 'tag', md5(g::text), 'ok', g % 2 = 0)"
                     " FROM generate_series({} + 1, {} + {}) AS g"
-                ).format(sql.Literal(start), sql.Literal(start), sql.Literal(FILLER_BATCH))
+                ).format(sql.Literal(start), sql.Literal(start), sql.Literal(batch))
             )
             size = database_size(name)
         conn.execute("VACUUM ANALYZE bench_filler")

@@ -16,15 +16,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import chromadb
-from chromadb.api import ClientAPI
-from chromadb.api.models.Collection import Collection
-from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import NotFoundError
 from django.conf import settings
+
+if TYPE_CHECKING:  # chromadb is imported when first used: it costs 0.6 s at every start
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 _lock = threading.Lock()
 _clients: dict[str, ClientAPI] = {}
@@ -71,6 +70,9 @@ def client() -> ClientAPI:
         existing = _clients.get(key)
         if existing is not None:
             return existing
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.CHROMA_URL:
             parts = urlsplit(settings.CHROMA_URL)
@@ -127,6 +129,8 @@ def collection(model_name: str, *, fresh: bool = False) -> Collection:
 def _on_collection(model_name: str, action: Callable[[Collection], T]) -> T:
     """Run ``action`` on the collection; if it was dropped and recreated meanwhile (a restore
     or a rebuild, maybe in another process), look it up again once."""
+    from chromadb.errors import NotFoundError
+
     try:
         return action(collection(model_name))
     except NotFoundError:

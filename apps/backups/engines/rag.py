@@ -39,11 +39,10 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
-import chromadb
-import numpy as np
-from chromadb.api import ClientAPI
+if TYPE_CHECKING:  # chromadb and numpy are imported when first used (0.6 s at every start)
+    from chromadb.api import ClientAPI
 from django.conf import settings
 
 from apps.backups.engines.common import BackupError, ComponentResult
@@ -71,6 +70,12 @@ def _say(progress: Progress | None, message: str) -> None:
 
 
 # --- pausing index writes -------------------------------------------------------------------
+
+
+def chroma_version() -> str:
+    import chromadb
+
+    return str(chromadb.__version__)
 
 
 def lock_directory() -> Path:
@@ -191,6 +196,8 @@ def _describe(chroma: ClientAPI) -> list[dict[str, Any]]:
 
 def _export(chroma: ClientAPI, name: str, handle: IO[bytes]) -> int:
     """Write every record of the collection ``name`` to ``handle`` as JSON lines; the count."""
+    import numpy
+
     collection = chroma.get_collection(name, embedding_function=None)
     written = 0
     while True:
@@ -206,7 +213,7 @@ def _export(chroma: ClientAPI, name: str, handle: IO[bytes]) -> int:
         for i, record_id in enumerate(ids):
             record = {
                 "id": record_id,
-                "embedding": np.asarray(embeddings[i], dtype=np.float64).tolist(),
+                "embedding": numpy.asarray(embeddings[i], dtype=numpy.float64).tolist(),
                 "document": documents[i],
                 "metadata": dict(metadatas[i]) if metadatas[i] else None,
             }
@@ -301,7 +308,7 @@ def dump(
         media_files = media_bytes = 0
         with atomic_file(target) as writer, tarfile.open(fileobj=writer, mode="w|gz") as archive:  # type: ignore[call-overload]
             header = json.dumps(
-                {"format": FORMAT, "chroma_version": chromadb.__version__, "collections": collections}, indent=2
+                {"format": FORMAT, "chroma_version": chroma_version(), "collections": collections}, indent=2
             ).encode()
             _add_file(archive, COLLECTIONS_JSON, io.BytesIO(header), len(header))
             for described in collections:
@@ -335,7 +342,7 @@ def dump(
             "collections": {c["name"]: c["count"] for c in collections},
             "media_files": media_files,
             "media_bytes": media_bytes,
-            "chroma_version": chromadb.__version__,
+            "chroma_version": chroma_version(),
             "chroma": "server" if settings.CHROMA_URL else "embedded",
         },
     )
@@ -454,6 +461,8 @@ def verify(source: Path) -> dict[str, Any]:
 
 
 def _recreate(chroma: ClientAPI, described: dict[str, Any], records: IO[bytes], batch: int) -> int:
+    import numpy
+
     name = described["name"]
     existing = {c.name for c in chroma.list_collections()}
     if name in existing:
@@ -475,7 +484,7 @@ def _recreate(chroma: ClientAPI, described: dict[str, Any], records: IO[bytes], 
             return
         collection.add(
             ids=[r["id"] for r in pending],
-            embeddings=np.asarray([r["embedding"] for r in pending], dtype=np.float32),
+            embeddings=numpy.asarray([r["embedding"] for r in pending], dtype=numpy.float32),
             documents=[r.get("document") for r in pending],  # type: ignore[misc]
             metadatas=[r.get("metadata") or None for r in pending],  # type: ignore[misc]
         )
