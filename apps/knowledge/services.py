@@ -27,13 +27,25 @@ from apps.backups.engines.rag import index_writing
 from apps.knowledge import index
 from apps.knowledge.choices import DocumentStatus, SourceType
 from apps.knowledge.chunking import chunk_text
-from apps.knowledge.embeddings import current_model_name, get_embedder
 from apps.knowledge.extract import ExtractionError, UnsupportedDocumentType, detect_kind, extract_text, guess_title
 from apps.knowledge.fetch import FetchError, fetch_url
 from apps.knowledge.models import DEFAULT_COLLECTION, Document, IndexState, new_token
 from commandcenter.metrics import rag_query_duration, track_cache_operation, track_rag_operation
 
 log = structlog.get_logger(__name__)
+
+def current_model_name() -> str:
+    # numpy and onnxruntime load with the embeddings module: only when embedding is needed.
+    from apps.knowledge.embeddings import current_model_name as model_name
+
+    return model_name()
+
+
+def get_embedder() -> Any:
+    from apps.knowledge.embeddings import get_embedder as embedder
+
+    return embedder()
+
 
 PERMANENT_ERRORS = (ExtractionError, UnsupportedDocumentType, FetchError)
 EMBED_BATCH = 64

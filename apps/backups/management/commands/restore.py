@@ -12,6 +12,8 @@ from apps.backups.management.commands._common import progress_printer
 
 
 class Command(BaseCommand):
+    # Operational commands: no URLconf import for the system checks (0.2 s of every run).
+    requires_system_checks: list[str] = []
     help = (
         "Restore a backup set (default: the latest complete one). Every checksum is verified first; "
         "the current state is backed up first unless --no-safety-backup."
