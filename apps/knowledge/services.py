@@ -34,6 +34,7 @@ from commandcenter.metrics import rag_query_duration, track_cache_operation, tra
 
 log = structlog.get_logger(__name__)
 
+
 def current_model_name() -> str:
     # numpy and onnxruntime load with the embeddings module: only when embedding is needed.
     from apps.knowledge.embeddings import current_model_name as model_name
