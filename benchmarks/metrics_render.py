@@ -26,8 +26,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from typing import Any
 from benchmarks.db import server_environment
 from benchmarks.errors import BenchmarkError
 from benchmarks.report import OUT_DIR, Report, Table, Text
-from benchmarks.server import BASE_DIR, gunicorn
+from benchmarks.server import BASE_DIR, environment, gunicorn
 
 NAME = "metrics_render"
 TITLE = "/metrics render time, multiprocess mode, ~10,000 series"
@@ -242,24 +241,6 @@ def measure(mode: str, prom_dir: Path | None, tmp: Path, renders: int = RENDERS)
     result, text = tmp / f"{mode}.json", tmp / f"{mode}.txt"
     _child(["--measure", mode, str(result), str(text), str(renders)], _env(prom_dir), timeout=120)
     return json.loads(result.read_text(encoding="utf-8")), text.read_text(encoding="utf-8")
-
-
-@contextmanager
-def environment(**values: str | None) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def over_http(prom_dir: Path) -> tuple[list[float], int, int]:

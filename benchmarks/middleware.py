@@ -28,9 +28,9 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +41,7 @@ from benchmarks.db import database_url, server_environment, setup_django
 from benchmarks.errors import BenchmarkError
 from benchmarks.load import Client, Samples, round_ratios
 from benchmarks.report import OUT_DIR, Report, Table, Text
-from benchmarks.server import BASE_DIR, gunicorn
+from benchmarks.server import BASE_DIR, environment, gunicorn
 
 NAME = "middleware"
 TITLE = "Observability middleware: cost per request (logging, metrics, request id)"
@@ -91,26 +91,6 @@ VARIANTS = [
 
 def progress(message: str) -> None:
     print(f"[{NAME}] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def environment(**values: str | None) -> Iterator[None]:
-    """Set (or, with None, remove) environment variables for the block; ``benchmarks.server``
-    copies ``os.environ`` when it starts gunicorn."""
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
