@@ -315,6 +315,13 @@ def check_set(timestamp: str, components: list[str] | None = None) -> dict[str, 
 
 
 def verify(timestamp: str | None = None, *, progress: Progress | None = None) -> dict[str, Any]:
+    """The restore drill of a set (default: the latest complete one), one at a time with
+    backups and restores (it holds the same lock)."""
+    with exclusive("verify a backup"):
+        return _verify_locked(timestamp, progress)
+
+
+def _verify_locked(timestamp: str | None, progress: Progress | None) -> dict[str, Any]:
     stamp = check_timestamp(timestamp) if timestamp else latest_complete()
     report: dict[str, Any] = {"timestamp": stamp, "ok": False, "components": {}}
     run = BackupRun.objects.filter(timestamp=stamp).first()
@@ -353,6 +360,7 @@ def _verify_component(
             return dict(sqlite.verify(connection.settings_dict, source, expected))
         from apps.backups.engines import postgres
 
+        postgres.drop_stale_scratch_databases(connection.settings_dict)
         return dict(postgres.verify(connection.settings_dict, source, expected, progress=progress))
     if component == "rag":
         from apps.backups.engines import rag

@@ -422,9 +422,26 @@ def restore(
 # --- verify ---------------------------------------------------------------------------------
 
 
+def _scratch_base(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)[:40] or "db"
+
+
 def scratch_database_name(name: str) -> str:
-    base = re.sub(r"[^A-Za-z0-9_]", "_", name)[:40] or "db"
-    return f"{base}_verify_{secrets.token_hex(4)}"
+    return f"{_scratch_base(name)}_verify_{secrets.token_hex(4)}"
+
+
+def drop_stale_scratch_databases(db: dict[str, Any], *, maintenance_db: str = MAINTENANCE_DATABASE) -> list[str]:
+    """Scratch databases left by a drill whose process was killed. Call it only while no
+    drill runs (the backup lock is held)."""
+    admin_params = connection_params(db, dbname=maintenance_db)
+    pattern = re.compile(rf"{re.escape(_scratch_base(str(db.get('NAME') or 'db')))}_verify_[0-9a-f]{{8}}")
+    with _connect(db, admin_params) as admin:
+        names = [row[0] for row in admin.execute("SELECT datname FROM pg_database").fetchall()]
+    stale = [name for name in names if pattern.fullmatch(name)]
+    for name in stale:
+        _drop_database(db, admin_params, name)
+        log.warning("postgres_verify_stale_scratch_dropped", scratch_database=name)
+    return stale
 
 
 def _drop_database(db: dict[str, Any], admin_params: dict[str, str], name: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 from django.db import connection
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from apps.backups.engines import postgres
@@ -320,3 +321,21 @@ def test_connection_params_keep_libpq_options_and_drop_djangos() -> None:
     }
     assert "secret" not in make_conninfo("", **params)
     assert postgres.connection_params(db, dbname="postgres")["dbname"] == "postgres"
+
+
+def test_scratch_databases_left_by_a_killed_drill_are_dropped(postgres_url):
+    db = connection.settings_dict
+    stale = postgres.scratch_database_name(str(db["NAME"]))
+    other = "unrelated_verify_deadbeef"
+    with psycopg.connect(make_conninfo(**postgres.connection_params(db, dbname="postgres")), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(stale)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
+    try:
+        assert postgres.drop_stale_scratch_databases(db) == [stale]
+    finally:
+        with psycopg.connect(
+            make_conninfo(**postgres.connection_params(db, dbname="postgres")), autocommit=True
+        ) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(other)))
+            names = {r[0] for r in admin.execute("SELECT datname FROM pg_database").fetchall()}
+    assert stale not in names
