@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,16 +17,11 @@ from moto.server import ThreadedMotoServer
 from apps.backups import offsite
 from apps.backups.engines.common import BackupError
 from apps.backups.files import sha256_file
+from tests.live import free_port
 
 TS_OLD = "20250101_020000"
 TS_MID = "20250102_020000"
 TS_NEW = "20250103_020000"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
