@@ -52,3 +52,40 @@ def forget_dead_process(pid: int | None = None, **_: Any) -> None:
 
     if settings.PROMETHEUS_MULTIPROC_DIR:
         multiprocess.mark_process_dead(pid or os.getpid())
+
+
+@signals.worker_process_init.connect
+def forget_killed_processes(**_: Any) -> None:
+    """A pool process killed outright (SIGKILL, the OOM killer) never ran the hook above: its
+    live gauges (e.g. ``commandcenter_active_research_tasks``) would count it forever. The pool
+    starts a replacement, which removes the live-gauge files of every pid no longer running."""
+    from django.conf import settings
+
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        forget_dead_pids(settings.PROMETHEUS_MULTIPROC_DIR)
+
+
+def forget_dead_pids(directory: str) -> list[int]:
+    import glob
+    import re
+
+    from prometheus_client import multiprocess
+
+    dead = set()
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        match = re.search(r"_(\d+)\.db$", path)
+        if match and not _running(int(match.group(1))):
+            dead.add(int(match.group(1)))
+    for pid in dead:
+        multiprocess.mark_process_dead(pid, directory)
+    return sorted(dead)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True

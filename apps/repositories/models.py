@@ -29,6 +29,15 @@ class Repository(TimeStampedModel):
     last_commit_message = models.TextField(blank=True)
     last_commit_author = models.CharField(max_length=255, blank=True)
     last_commit_date = models.DateTimeField(null=True, blank=True)
+    latest_release_tag = models.CharField(max_length=255, blank=True)
+    latest_release_name = models.CharField(max_length=255, blank=True)
+    latest_release_date = models.DateTimeField(null=True, blank=True)
+    latest_release_url = models.URLField(max_length=500, blank=True)
+    # GitHub's own id: follows the repository through renames and transfers.
+    github_id = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    # ETag of each GitHub resource last read ("repository", "commit", "release"), sent back
+    # as If-None-Match so that an unchanged resource costs a 304, not a rate-limited request.
+    github_etags = models.JSONField(default=dict, blank=True, editable=False)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     sync_status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.NEVER)
     sync_error = models.TextField(blank=True)
@@ -62,3 +71,20 @@ class Repository(TimeStampedModel):
     @property
     def has_access_token(self) -> bool:
         return bool(self.access_token)
+
+
+class WebhookDelivery(models.Model):
+    """A GitHub webhook delivery already handled: a redelivery of the same id is ignored."""
+
+    delivery_id = models.CharField(max_length=100, unique=True)
+    event = models.CharField(max_length=50)
+    repository_full_name = models.CharField(max_length=140, blank=True)
+    job_id = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"

@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 from django.db import transaction
 
+from apps.repositories.choices import SyncStatus
 from apps.repositories.models import Repository
 from commandcenter.metrics import track_repository_operation
 
@@ -46,3 +47,9 @@ def delete_repository(repository: Repository) -> None:
         raise
     track_repository_operation("delete", success=True)
     log.info("repository_deleted", repository=full_name)
+
+
+def mark_sync_queued(repository: Repository) -> None:
+    """Shown as "Sync queued" until the worker picks the job up."""
+    Repository.objects.filter(pk=repository.pk).update(sync_status=SyncStatus.PENDING)
+    repository.sync_status = SyncStatus.PENDING

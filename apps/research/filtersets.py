@@ -15,13 +15,14 @@ class ResearchTaskFilterSet(django_filters.FilterSet):
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
     overdue = StrictBooleanFilter(method="filter_overdue")
+    is_recurring = StrictBooleanFilter()
     ordering = django_filters.OrderingFilter(
         fields=["due_date", "status", "progress", "title", "created_at", "updated_at", "completed_at"]
     )
 
     class Meta:
         model = ResearchTask
-        fields = ["status", "technology", "repository", "assignee"]
+        fields = ["status", "technology", "repository", "assignee", "is_recurring"]
 
     def filter_overdue(self, queryset: QuerySet[ResearchTask], name: str, value: bool | None) -> QuerySet[ResearchTask]:
         if value is None:

@@ -9,7 +9,14 @@ from django.db import models
 from django.utils import timezone
 
 from apps.core.models import TimeStampedModel
-from apps.research.choices import CLOSED_STATUSES, ResearchTaskStatus
+from apps.research.choices import (
+    CLOSED_STATUSES,
+    FINISHED_RUN_STATUSES,
+    ResearchRunStatus,
+    ResearchTaskStatus,
+    RunTrigger,
+    SummaryMethod,
+)
 
 
 class ResearchTaskQuerySet(models.QuerySet["ResearchTask"]):
@@ -55,6 +62,11 @@ class ResearchTask(TimeStampedModel):
     findings = models.TextField(blank=True)
     notes = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    is_recurring = models.BooleanField(
+        "recurring",
+        default=False,
+        help_text="Run research on this task on the RESEARCH_RECURRING_SCHEDULE while it is open.",
+    )
 
     objects = ResearchTaskQuerySet.as_manager()
 
@@ -113,3 +125,51 @@ class ResearchTaskAttachment(models.Model):
             if not self.name:
                 self.name = self.file.name.rsplit("/", 1)[-1]
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class ResearchRun(models.Model):
+    """One research run of a task: the evidence gathered and the report written from it.
+
+    ``job_id`` is the Celery task id, unique: the row is created when the job is queued and
+    the job updates that same row, so a redelivered or retried job never makes a second run.
+    """
+
+    task = models.ForeignKey(ResearchTask, on_delete=models.CASCADE, related_name="runs")
+    job_id = models.CharField(
+        "job id", max_length=255, unique=True, help_text="The Celery task id (see /api/v1/jobs/<job id>/)."
+    )
+    status = models.CharField(max_length=16, choices=ResearchRunStatus.choices, default=ResearchRunStatus.QUEUED)
+    trigger = models.CharField(max_length=16, choices=RunTrigger.choices, default=RunTrigger.API)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    progress = models.PositiveSmallIntegerField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(100)], help_text="0-100 %"
+    )
+    stage = models.CharField(max_length=100, blank=True, help_text="What the run is doing (or did last).")
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker started it (retries, redeliveries).")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds, from the start of the last attempt.")
+    report = models.TextField(blank=True, help_text="Markdown.")
+    sources = models.JSONField(default=list, blank=True, help_text="[{kind, title, url, score}]")
+    summary_method = models.CharField(max_length=20, choices=SummaryMethod.choices, blank=True)
+    model = models.CharField(max_length=200, blank=True, help_text="Language model that wrote the summary.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["task", "-created_at"]), models.Index(fields=["status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0, progress__lte=100), name="research_run_progress_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task} — run {self.job_id[:8]} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_RUN_STATUSES

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from apps.core.validators import validate_json_object
+from apps.jobs.api.serializers import JobAcceptedSerializer
 from apps.repositories import services
 from apps.repositories.models import Repository
 from apps.repositories.validators import split_full_name
@@ -43,6 +44,11 @@ class RepositorySerializer(serializers.ModelSerializer[Repository]):
             "last_commit_message",
             "last_commit_author",
             "last_commit_date",
+            "latest_release_tag",
+            "latest_release_name",
+            "latest_release_date",
+            "latest_release_url",
+            "github_id",
             "last_synced_at",
             "sync_status",
             "sync_error",
@@ -52,7 +58,18 @@ class RepositorySerializer(serializers.ModelSerializer[Repository]):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["last_synced_at", "sync_status", "sync_error", "created_at", "updated_at"]
+        read_only_fields = [
+            "latest_release_tag",
+            "latest_release_name",
+            "latest_release_date",
+            "latest_release_url",
+            "github_id",
+            "last_synced_at",
+            "sync_status",
+            "sync_error",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"owner": {"required": False}, "name": {"required": False}}
 
     def validate_metadata(self, value: Any) -> dict[str, Any]:
@@ -93,3 +110,13 @@ class RepositoryBriefSerializer(serializers.ModelSerializer[Repository]):
         model = Repository
         fields = ["id", "full_name", "url"]
         read_only_fields = fields
+
+
+class RepositoryFromUrlSerializer(serializers.Serializer[None]):
+    url = serializers.CharField(max_length=500, help_text="https://github.com/owner/name")
+
+
+class RepositoryFromUrlResultSerializer(serializers.Serializer[None]):
+    repository = RepositorySerializer()
+    created = serializers.BooleanField()
+    job = JobAcceptedSerializer(help_text="The sync job (DESIGN: the 202 job body).")

@@ -7,7 +7,10 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from apps.core.validators import validate_json_object
-from apps.research.models import ResearchTask, ResearchTaskAttachment
+from apps.jobs.api.serializers import JobAcceptedSerializer
+from apps.jobs.services import job_url
+from apps.research.choices import SourceKind
+from apps.research.models import ResearchRun, ResearchTask, ResearchTaskAttachment
 
 
 class AttachmentSerializer(serializers.ModelSerializer[ResearchTaskAttachment]):
@@ -53,6 +56,7 @@ class ResearchTaskSerializer(serializers.ModelSerializer[ResearchTask]):
             "completed_at",
             "is_overdue",
             "progress",
+            "is_recurring",
             "estimated_hours",
             "actual_hours",
             "findings",
@@ -73,3 +77,46 @@ class ResearchStatisticsSerializer(serializers.Serializer[None]):
     by_status = serializers.DictField(child=serializers.IntegerField())
     overdue = serializers.IntegerField()
     due_in_7_days = serializers.IntegerField()
+
+
+class ResearchRunSourceSerializer(serializers.Serializer[None]):
+    kind = serializers.ChoiceField(choices=SourceKind.choices)
+    title = serializers.CharField()
+    url = serializers.CharField()
+    score = serializers.FloatField(allow_null=True, help_text="Similarity of a knowledge-base passage; else null.")
+
+
+class ResearchRunSerializer(serializers.ModelSerializer[ResearchRun]):
+    job_url = serializers.SerializerMethodField()
+    sources = ResearchRunSourceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ResearchRun
+        fields = [
+            "id",
+            "task",
+            "job_id",
+            "job_url",
+            "status",
+            "trigger",
+            "progress",
+            "stage",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration",
+            "summary_method",
+            "model",
+            "report",
+            "sources",
+            "error",
+        ]
+        read_only_fields = fields
+
+    def get_job_url(self, obj: ResearchRun) -> str:
+        return job_url(obj.job_id)
+
+
+class ResearchRunAcceptedSerializer(JobAcceptedSerializer):
+    run_id = serializers.IntegerField()

@@ -12,14 +12,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.permissions import ChangeModelPermissions
+from apps.jobs.services import accepted
 from apps.research import services
 from apps.research.api.serializers import (
     AttachmentSerializer,
+    ResearchRunAcceptedSerializer,
+    ResearchRunSerializer,
     ResearchStatisticsSerializer,
     ResearchTaskSerializer,
 )
+from apps.research.choices import RunTrigger
 from apps.research.filtersets import ResearchTaskFilterSet
-from apps.research.models import ResearchTask, ResearchTaskAttachment
+from apps.research.models import ResearchRun, ResearchTask, ResearchTaskAttachment
 
 
 class ResearchTaskViewSet(viewsets.ModelViewSet[ResearchTask]):
@@ -58,3 +62,26 @@ class ResearchTaskViewSet(viewsets.ModelViewSet[ResearchTask]):
         task = self.get_object()
         attachment = get_object_or_404(ResearchTaskAttachment, task=task, pk=attachment_id)
         return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
+
+    @extend_schema(request=None, responses={202: ResearchRunAcceptedSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[ChangeModelPermissions])
+    def run(self, request: Request, pk: str | None = None) -> Response:
+        """Start a research run of the task: evidence gathered, a report written (202, a job)."""
+        task = self.get_object()
+        research_run = services.start_run(task, trigger=RunTrigger.API, user=request.user)
+        response = accepted(research_run.job_id)
+        response.data["run_id"] = research_run.pk
+        return response
+
+    @extend_schema(responses=ResearchRunSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], serializer_class=ResearchRunSerializer, filterset_class=None)
+    def runs(self, request: Request, pk: str | None = None) -> Response:
+        """The task's research runs, newest first, with their reports and sources."""
+        task = self.get_object()
+        paginator = self.paginator
+        assert paginator is not None  # DEFAULT_PAGINATION_CLASS is set
+        page = paginator.paginate_queryset(
+            ResearchRun.objects.filter(task=task).order_by("-created_at", "-id"), request, view=self
+        )
+        serializer = ResearchRunSerializer(page, many=True, context=self.get_serializer_context())
+        return paginator.get_paginated_response(serializer.data)
