@@ -9,13 +9,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install run demo test lint bench migrate clean
+# `.ci/run` sets --allow-unreachable: see there.
+AUDIT_FLAGS ?=
+
+.PHONY: help install run demo test lint audit bench migrate clean
 
 help:
 	@echo "make run    - install, migrate, create the admin user, serve on http://127.0.0.1:8000 with a worker and Beat"
 	@echo "make demo   - load the demo data set"
 	@echo "make test   - install and run lint, type checks, migration check and the whole test suite"
-	@echo "make lint   - ruff (lint + format check) and mypy"
+	@echo "make lint   - ruff (lint + format check), mypy, bandit and the dependency audit (pip-audit)"
 	@echo "make bench  - run the benchmarks and print their tables"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -50,13 +53,19 @@ demo: migrate
 	$(PY) manage.py load_demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . .ci/audit
+	$(VENV)/bin/ruff format --check . .ci/audit
 	$(VENV)/bin/mypy apps commandcenter config
+	$(VENV)/bin/bandit -c pyproject.toml -r apps commandcenter config -ll -q
+	$(PY) .ci/audit $(AUDIT_FLAGS)
+
+# Known vulnerabilities in the installed dependencies; fails when the advisories cannot be fetched.
+audit: $(STAMP)
+	$(PY) .ci/audit $(AUDIT_FLAGS)
 
 test: lint
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest
+	$(PY) -m pytest --cov --cov-report=term:skip-covered --no-cov-on-fail
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -3,7 +3,8 @@
 A check returns ``CheckResult``; a *critical* check that fails makes ``/health`` answer
 503 (only the database is critical: a down cache or a stale backup is ``degraded``, still
 200, so the load balancer keeps the replica). Apps register their own checks with
-``register``.
+``register``; ``doctor_only=True`` keeps a check out of ``/health`` (slow, or about the
+deployment rather than this replica: Beat, disk space, settings).
 """
 
 from __future__ import annotations
@@ -31,21 +32,24 @@ class Check:
     name: str
     func: Callable[[], CheckResult]
     critical: bool
+    doctor_only: bool = False
 
 
 _REGISTRY: dict[str, Check] = {}
 
 
-def register(name: str, *, critical: bool = False) -> Callable[[Callable[[], CheckResult]], Callable[[], CheckResult]]:
+def register(
+    name: str, *, critical: bool = False, doctor_only: bool = False
+) -> Callable[[Callable[[], CheckResult]], Callable[[], CheckResult]]:
     def decorator(func: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
-        _REGISTRY[name] = Check(name=name, func=func, critical=critical)
+        _REGISTRY[name] = Check(name=name, func=func, critical=critical, doctor_only=doctor_only)
         return func
 
     return decorator
 
 
-def registered_checks() -> list[Check]:
-    return list(_REGISTRY.values())
+def registered_checks(*, include_doctor_only: bool = True) -> list[Check]:
+    return [check for check in _REGISTRY.values() if include_doctor_only or not check.doctor_only]
 
 
 def _timed(func: Callable[[], CheckResult]) -> CheckResult:
@@ -62,7 +66,7 @@ def run_checks() -> tuple[str, dict[str, dict[str, str]]]:
     """Run every registered check: the overall status and each check's result."""
     results: dict[str, dict[str, str]] = {}
     overall = OK
-    for check in registered_checks():
+    for check in registered_checks(include_doctor_only=False):
         result = _timed(check.func)
         results[check.name] = {"status": result.status, "detail": result.detail}
         if result.status == FAIL and check.critical:

@@ -6,4 +6,4 @@ class JobsConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self) -> None:
-        from apps.jobs import signals  # noqa: F401  (connects the Celery signal receivers)
+        from apps.jobs import health, signals  # noqa: F401  (Beat check; the Celery signal receivers)
