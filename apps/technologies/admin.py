@@ -6,10 +6,12 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from apps.core.exports import ImportExportAdminMixin
 from apps.research.admin_inlines import ResearchTaskInline
 from apps.technologies import services
 from apps.technologies.choices import RadarRing, TechnologyStatus
 from apps.technologies.models import Tag, Technology
+from apps.technologies.resources import TechnologyResource
 
 
 @admin.register(Tag)
@@ -35,7 +37,7 @@ def _set_field_action(field: str, value: str, label: str) -> Any:
 
 
 @admin.register(Technology)
-class TechnologyAdmin(admin.ModelAdmin[Technology]):
+class TechnologyAdmin(ImportExportAdminMixin, admin.ModelAdmin[Technology]):
     list_display = ["title", "vendor", "domain", "status", "ring", "relevance_score", "priority", "tag_list"]
     list_filter = ["domain", "status", "ring", "priority", "tags"]
     search_fields = ["title", "vendor", "description", "tags__name"]
@@ -43,6 +45,9 @@ class TechnologyAdmin(admin.ModelAdmin[Technology]):
     autocomplete_fields = ["tags", "repositories"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [ResearchTaskInline]
+    resource_classes = [TechnologyResource]
+    # Import, Export and a link to the radar above the list.
+    import_export_change_list_template = "admin/technologies/technology/change_list.html"
     actions = [
         *[_set_field_action("status", s.value, f"Set status: {s.label}") for s in TechnologyStatus],
         *[_set_field_action("ring", r.value, f"Move to ring: {r.label}") for r in RadarRing],
