@@ -1,7 +1,8 @@
 """``manage.py backup`` / ``restore`` (postgres part) against plain ``pg_dump -Fc`` / ``pg_restore``.
 
-A scratch PostgreSQL database of at least 200 MB (``commandcenter_bench_backup``: the app's
-migrated schema plus a ``bench_filler`` table of random-ish text; pg_dump dumps every table)
+A scratch PostgreSQL database of at least 200 MB (``commandcenter_bench_backup_app``: the app's
+migrated schema filled through its own tables: 10,000 technologies, 20,000 repositories and a
+job history that grows to the size, with every index and constraint the migrations define)
 and a smaller one (``..._small``, about 50 MB) for the memory comparison. Both are kept for
 reuse. Timed alternately (A B B A ...): (a) ``manage.py backup --only postgres --no-offsite``
 vs (b) ``pg_dump -Fc -f FILE DB``; then (c) ``manage.py restore TS --yes --only postgres
@@ -41,8 +42,8 @@ TITLE = "Backup and restore (postgres): manage.py vs plain pg_dump / pg_restore"
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_URL = os.environ.get("BENCH_BACKUP_SERVER", "postgres://postgres@127.0.0.1:5432")
-LARGE_DB = "commandcenter_bench_backup"
-SMALL_DB = "commandcenter_bench_backup_small"
+LARGE_DB = "commandcenter_bench_backup_app"
+SMALL_DB = "commandcenter_bench_backup_app_small"
 LARGE_MB = 200
 SMALL_MB = 50
 TARGET_RATIO = 1.15
@@ -52,8 +53,59 @@ ROUNDS = 2  # per variant; a round is one pair, the order alternates (A B, B A, 
 TIME_BUDGET = 150.0  # seconds of timed runs at most; a started round always completes
 SMALL_RUNS = 2
 
-FILLER_BATCH = 150_000  # rows per INSERT at most (~55 MB on disk with the index)
-FILLER_ROW_BYTES = 500  # on disk per row, index included (measured), to size the last batch
+FILLER_BATCH = 60_000  # job rows per INSERT at most (~55 MB on disk with their indexes)
+FILLER_ROW_BYTES = 900  # on disk per job row, indexes included (measured), to size the last batch
+
+# The application's own tables, with their indexes and constraints, as a deployment that has
+# run for a while has them: a catalogue (technologies, repositories, their links) and a long
+# job history (JSON arguments and results, some failures with tracebacks) that grows to size.
+CATALOGUE_ROWS = [
+    "INSERT INTO technologies_technology (created_at, updated_at, title, slug, vendor, domain, status, ring,"
+    " relevance_score, priority, description, notes, use_cases, documentation_url, repository_url, website_url)"
+    " SELECT now() - g * interval '1 hour', now(), 'Technology ' || g, 'technology-' || g, 'Vendor ' || (g % 300),"
+    " (ARRAY['language','framework','database','infrastructure','tooling','other'])[1 + g % 6],"
+    " (ARRAY['discovery','research','evaluation','adopted','rejected'])[1 + g % 5],"
+    " (ARRAY['adopt','trial','assess','hold'])[1 + g % 4], g % 101, 1 + g % 5,"
+    " repeat(md5(g::text) || ' evaluated for services that need it. ', 6), 'notes ' || md5((g * 7)::text),"
+    " 'use case ' || g, 'https://docs.example.org/' || g, 'https://github.com/vendor/tech-' || g,"
+    " 'https://example.org/' || g FROM generate_series(1, 10000) AS g"
+    " ON CONFLICT DO NOTHING",
+    "INSERT INTO repositories_repository (created_at, updated_at, owner, name, full_name, url, clone_url,"
+    " default_branch, description, is_private, language, stars, forks, open_issues, topics, last_commit_sha,"
+    " last_commit_message, last_commit_author, last_commit_date, last_synced_at, sync_status, sync_error,"
+    " metadata, access_token, latest_release_tag, latest_release_name, latest_release_url, github_etags)"
+    " SELECT now(), now(), 'org' || (g % 500), 'repo-' || g, 'org' || (g % 500) || '/repo-' || g,"
+    " 'https://github.com/org' || (g % 500) || '/repo-' || g, 'https://github.com/org' || (g % 500) || '/repo-' || g"
+    " || '.git', 'main', 'Repository ' || g || ' ' || repeat(md5(g::text), 3), g % 7 = 0,"
+    " (ARRAY['Python','Go','Rust','TypeScript'])[1 + g % 4], g * 13 % 90000, g % 900, g % 120,"
+    " jsonb_build_array('topic' || (g % 40), 'topic' || (g % 13)), md5(g::text) || substr(md5((g+1)::text), 1, 8),"
+    " 'Merge pull request #' || g, 'Dev ' || (g % 800), now() - g * interval '1 minute', now(), 'ok', '',"
+    " jsonb_build_object('team', 'team-' || (g % 30)), '', 'v' || (g % 9) || '.' || (g % 17), 'Release ' || g,"
+    " 'https://github.com/org/repo-' || g || '/releases', '{}'::jsonb FROM generate_series(1, 20000) AS g"
+    " ON CONFLICT DO NOTHING",
+    "INSERT INTO technologies_technology_repositories (technology_id, repository_id)"
+    " SELECT t.id, r.id FROM technologies_technology t JOIN repositories_repository r ON r.id % 10000 = t.id % 10000"
+    " ON CONFLICT DO NOTHING",
+]
+JOB_ROWS = (
+    "INSERT INTO jobs_job (id, task_id, name, state, args, kwargs, queue, worker, retries, result, error,"
+    " traceback, queued_at, started_at, finished_at, duration)"
+    " SELECT g, md5(g::text || 'task')::uuid::text,"
+    " (ARRAY['apps.repositories.tasks.sync_repository','apps.knowledge.tasks.ingest_document',"
+    "'apps.backups.tasks.scheduled_backup','apps.jobs.tasks.prune_job_history'])[1 + g % 4],"
+    " CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'succeeded' END,"
+    " jsonb_build_array(g % 20000, g % 3 = 0), jsonb_build_object('force', g % 2 = 0, 'request', md5(g::text)),"
+    " 'celery', 'celery@worker-' || (g % 4), g % 3,"
+    " jsonb_build_object('repository', 'org' || (g % 500) || '/repo-' || g, 'ok', g % 10 <> 0,"
+    " 'changed', g % 5 = 0, 'etag', md5((g * 3)::text), 'chunks', g % 97, 'detail', md5((g * 5)::text)"
+    " || md5((g * 11)::text)),"
+    " CASE WHEN g % 10 = 0 THEN 'TransientGitHubError: GitHub answered 502 for /repos/org/repo-' || g ELSE '' END,"
+    " CASE WHEN g % 10 = 0 THEN repeat('  File \"/app/apps/repositories/sync.py\", line ' || (g % 300)"
+    " || ', in sync_repository\n    changed = _read_into(repository, client)\n', 8) ELSE '' END,"
+    " now() - g * interval '1 second', now() - g * interval '1 second' + interval '20 ms',"
+    " now() - g * interval '1 second' + interval '900 ms', 0.88 + (g % 1000) / 1000.0"
+    " FROM generate_series({start} + 1, {start} + {batch}) AS g"
+)
 SAMPLE_INTERVAL = 0.02  # seconds between /proc samples of the process tree
 
 
@@ -152,6 +204,8 @@ def app_env(name: str, scratch: Path) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("BACKUP_", "PG", "DJANGO_", "CELERY_", "CHROMA_"))
+        # Bytecode is cached as in a deployed image (the warm-up run writes it), not recompiled per run.
+        and key != "PYTHONDONTWRITEBYTECODE"
     }
     return env | {
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
@@ -182,27 +236,15 @@ def prepare(name: str, megabytes: int, scratch: Path) -> tuple[int, str]:
     if size >= target:
         return size, "reused"
     with psycopg.connect(conninfo(name), autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS bench_filler ("
-            " id bigint PRIMARY KEY, label text NOT NULL, body text NOT NULL, attrs jsonb NOT NULL)"
-        )
+        for statement in CATALOGUE_ROWS:
+            conn.execute(statement)
         while size < target:
-            row = conn.execute("SELECT coalesce(max(id), 0) FROM bench_filler").fetchone()
+            row = conn.execute("SELECT coalesce(max(id), 0) FROM jobs_job").fetchone()
             start = int(row[0]) if row else 0
             batch = max(10_000, min(FILLER_BATCH, (target - size) // FILLER_ROW_BYTES + 1))
-            # ~370 bytes of hex per row: random, so neither TOAST nor gzip shrinks it much.
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO bench_filler (id, label, body, attrs)"
-                    " SELECT g, 'item ' || g, md5(random()::text) || md5(random()::text) || md5(random()::text)"
-                    " || md5(random()::text) || md5(random()::text) || md5(random()::text)"
-                    " || md5(random()::text) || md5(random()::text) || md5(random()::text),"
-                    " jsonb_build_object('n', g, 'tag', md5(g::text), 'ok', g % 2 = 0)"
-                    " FROM generate_series({} + 1, {} + {}) AS g"
-                ).format(sql.Literal(start), sql.Literal(start), sql.Literal(batch))
-            )
+            conn.execute(sql.SQL(JOB_ROWS).format(start=sql.Literal(start), batch=sql.Literal(batch)))
             size = database_size(name)
-        conn.execute("VACUUM ANALYZE bench_filler")
+        conn.execute("VACUUM ANALYZE")
     return database_size(name), "created and filled" if created else "filled"
 
 
@@ -557,7 +599,7 @@ def _report(
                     f"date: {datetime.now(UTC).isoformat(timespec='seconds')}",
                     f"host: {platform.node()} ({os.cpu_count()} CPUs), load {os.getloadavg()[0]:.2f} at end",
                     f"python: {platform.python_version()}; {_tool_version('pg_dump')}",
-                    f"server: {SERVER_URL} (local); filler: table bench_filler (random hex text + jsonb, PK)",
+                    f"server: {SERVER_URL} (local); data: the app's tables (technologies, repositories, job history)",
                     f"preparation {prep_s:.0f} s; timed runs {timed_s:.0f} s; warm-up: one pg_dump + one app backup",
                     "peak RSS: VmHWM per process sampled every 20 ms from /proc; tree = ru_maxrss from wait4",
                     "temporary BACKUP_DIR/MEDIA_ROOT/CHROMA_PATH removed; the scratch databases are kept for reuse",

@@ -9,7 +9,7 @@ class CoreConfig(AppConfig):
         from django.conf import settings
         from django_structlog import signals as structlog_signals
 
-        from apps.core import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        from commandcenter import deployment  # noqa: F401  (registers the doctor's settings checks)
         from commandcenter import logging as cc_logging
         from commandcenter.metrics import set_app_info
 

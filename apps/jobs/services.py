@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import structlog
 from celery.result import AsyncResult
 from django.conf import settings
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.response import Response
 
 from apps.jobs.choices import FINISHED_STATES
 from apps.jobs.models import Job
+
+if TYPE_CHECKING:
+    from rest_framework.response import Response
 
 log = structlog.get_logger(__name__)
 
@@ -21,6 +23,11 @@ def job_url(task_id: str) -> str:
 
 def accepted(result: AsyncResult | str) -> Response:
     """The 202 answer of every endpoint that starts background work."""
+    # DRF is imported here, not at module level: the admin and management commands import this
+    # module (job_url) and should not pay DRF's import at every start-up.
+    from rest_framework import status
+    from rest_framework.response import Response
+
     task_id = result if isinstance(result, str) else str(result.id)
     return Response(
         {"job_id": task_id, "status": "queued", "url": job_url(task_id)},
