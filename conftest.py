@@ -16,6 +16,10 @@ pytest_plugins = ["tests.celery_worker"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# tests/smoke check a deployed app at SMOKE_BASE_URL: the CI workflow's integration stage and
+# tests/security/test_smoke_live.py (gunicorn on production settings) run them.
+collect_ignore = [] if os.environ.get("SMOKE_BASE_URL") else ["tests/smoke"]
+
 
 def require_service(variable: str, what: str) -> str:
     """The service URL from ``variable``; skip without it, but fail under CI=true."""

@@ -33,16 +33,21 @@ class Check:
     func: Callable[[], CheckResult]
     critical: bool
     doctor_only: bool = False
+    # Reads the database: skipped once the database check failed, so that a hung server costs
+    # /health one connect timeout, not one per check.
+    needs_database: bool = False
 
 
 _REGISTRY: dict[str, Check] = {}
 
 
 def register(
-    name: str, *, critical: bool = False, doctor_only: bool = False
+    name: str, *, critical: bool = False, doctor_only: bool = False, needs_database: bool = False
 ) -> Callable[[Callable[[], CheckResult]], Callable[[], CheckResult]]:
     def decorator(func: Callable[[], CheckResult]) -> Callable[[], CheckResult]:
-        _REGISTRY[name] = Check(name=name, func=func, critical=critical, doctor_only=doctor_only)
+        _REGISTRY[name] = Check(
+            name=name, func=func, critical=critical, doctor_only=doctor_only, needs_database=needs_database
+        )
         return func
 
     return decorator
@@ -66,8 +71,14 @@ def run_checks() -> tuple[str, dict[str, dict[str, str]]]:
     """Run every registered check: the overall status and each check's result."""
     results: dict[str, dict[str, str]] = {}
     overall = OK
+    database_down = False
     for check in registered_checks(include_doctor_only=False):
-        result = _timed(check.func)
+        if check.needs_database and database_down:
+            result = CheckResult(WARN, "skipped: the database is unavailable")
+        else:
+            result = _timed(check.func)
+        if check.name == "database" and result.status == FAIL:
+            database_down = True
         results[check.name] = {"status": result.status, "detail": result.detail}
         if result.status == FAIL and check.critical:
             overall = FAIL

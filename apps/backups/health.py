@@ -19,7 +19,7 @@ WARN_FREE_BYTES = 1 * GIB
 FAIL_FREE_RATIO = 0.02
 
 
-@register("backups")
+@register("backups", needs_database=True)
 def check_backups() -> CheckResult:
     from apps.backups.services import last_successful
 

@@ -9,6 +9,7 @@ Every checksum is verified before a restore touches anything.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -174,6 +175,16 @@ def clean_interrupted() -> int:
     )
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What went wrong, for the run's error; a full disk says which folder it holds."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"disk full ({exc.strerror or 'No space left on device'}) on the file system holding BACKUP_DIR "
+            f"({backup_dir()}); the partial files were removed. Free some space or move BACKUP_DIR"
+        )
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _run_backup_locked(trigger: str, wanted: list[str], progress: Progress | None) -> BackupRun:
     interrupted = clean_interrupted()
     if interrupted:
@@ -223,7 +234,7 @@ def _run_backup_locked(trigger: str, wanted: list[str], progress: Progress | Non
         failed = component or "backup"
         metrics.backup_failures.labels(component=failed).inc()
         run.status = RunStatus.FAILED
-        run.error = f"{failed}: {type(exc).__name__}: {exc}"[:4000]
+        run.error = f"{failed}: {failure_reason(exc)}"[:4000]
         run.finished_at = timezone.now()
         run.duration = time.monotonic() - started
         run.save()

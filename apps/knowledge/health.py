@@ -32,7 +32,7 @@ def check_index() -> CheckResult:
     return CheckResult(OK, f"embedded store at {path} (single-process mode; set CHROMA_URL to share it)")
 
 
-@register("embedding_model")
+@register("embedding_model", needs_database=True)
 def check_model() -> CheckResult:
     from apps.knowledge.embeddings import current_model_name
     from apps.knowledge.services import stale_documents

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
-import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
+from commandcenter.envfiles import file_aware_env
 from commandcenter.logging import build_logging, register_literal_secrets
 from commandcenter.schedules import cron_schedule
 
@@ -24,7 +26,8 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = BASE_DIR / "var"
 
-env = environ.FileAwareEnv()
+# NAME or, for secrets, NAME_FILE: the path of a file holding the value (a Docker secret).
+env = file_aware_env()
 
 # --- environment ----------------------------------------------------------------------------
 ENVIRONMENT = env.str("ENVIRONMENT", default="local")
@@ -46,10 +49,20 @@ ALLOWED_HOSTS_FROM_ENV = env.list("ALLOWED_HOSTS", default=[])
 ALLOWED_HOSTS = ALLOWED_HOSTS_FROM_ENV or ["127.0.0.1", "localhost", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/").strip("/") + "/"
+# Reverse proxies in front of the app, each appending its peer to X-Forwarded-For: the client
+# is the NUM_PROXIES-th address from the right (login lockout, API throttling). Production
+# defaults to 1 (Traefik); 0 trusts no forwarded header.
+NUM_PROXIES_FROM_ENV: int | None = env.int("NUM_PROXIES", default=None)
+NUM_PROXIES = NUM_PROXIES_FROM_ENV if NUM_PROXIES_FROM_ENV is not None else 0
+# Production only (the TLS proxy sets X-Forwarded-Proto); off where TLS ends elsewhere.
+SECURE_SSL_REDIRECT_FROM_ENV = env.bool("SECURE_SSL_REDIRECT", default=True)
 
 # --- applications ---------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # First, so that its admin templates (base_site.html) come before Django's own.
+    "apps.dashboard",
+    # django.contrib.admin with the dashboard as the index page (apps/dashboard/admin_site.py).
+    "apps.dashboard.admin_site.CommandCenterAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -59,9 +72,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_prometheus",
     "django_structlog",
+    "corsheaders",
+    "csp",
+    "axes",
+    "import_export",
     "apps.core",
     "apps.jobs",
     "apps.repositories",
@@ -76,6 +94,10 @@ MIDDLEWARE = [
     "commandcenter.middleware.OperationalEndpointsMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Before anything that can answer (WhiteNoise, CommonMiddleware), so every API answer has CORS.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "commandcenter.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -86,7 +108,11 @@ MIDDLEWARE = [
     "django_structlog.middlewares.RequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # An unreachable database: 503 instead of a 500 and its stack trace (commandcenter/errors.py).
+    "commandcenter.errors.DatabaseUnavailableMiddleware",
     "commandcenter.middleware.PrometheusAfterMiddleware",
+    # Last: turns the answer to a locked-out login into 429 (counted as such by the metrics).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "commandcenter.urls"
@@ -110,6 +136,7 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
+DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=2)
 DATABASES = {"default": env.db_url_config(DATABASE_URL or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 # django-prometheus' engine wrappers count connections, queries and errors per database.
 PROMETHEUS_ENGINES = {
@@ -128,8 +155,14 @@ if _engine == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = 60
+    # Persistent connections, checked before reuse (a restarted PostgreSQL costs no error).
+    # TLS to the server: DATABASE_URL's query string becomes the driver's options, e.g.
+    # ?sslmode=verify-full&sslrootcert=/run/secrets/db-ca.pem (or ?sslmode=require).
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A database host that does not answer costs a request this long, then 503 (not a hung
+    # worker); the driver's default waits for minutes. psycopg's minimum is 2 s.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache ----------------------------------------------------------------------------------
@@ -161,6 +194,7 @@ else:
 # The filesystem transport ignores the host; naming one keeps kombu from warning about it.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://localhost/"
 CELERY_BROKER_DIR = VAR_DIR / "celery"
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=7200)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
@@ -173,7 +207,7 @@ else:
     # With the Redis broker, a job taken by a worker whose main process is killed outright
     # comes back only after this many seconds (a killed prefork child is requeued at once
     # through reject_on_worker_lost). It must exceed the longest task's time limit.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -223,11 +257,15 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {"anon": API_THROTTLE_ANON, "user": API_THROTTLE_USER},
+    # Throttles count per client address: the same one the login lockout uses.
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # An unreachable database answers 503 {"detail": ...}, not 500 (commandcenter/errors.py).
+    "EXCEPTION_HANDLER": "commandcenter.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Command Center API",
@@ -236,6 +274,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI from the installed drf-spectacular-sidecar (static files), never a CDN;
+    # no badge from the public online validator either.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "TechnologyStatusEnum": "apps.technologies.choices.TechnologyStatus",
         "ResearchTaskStatusEnum": "apps.research.choices.ResearchTaskStatus",
@@ -258,16 +302,95 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 ATTACHMENT_MAX_UPLOAD_MB = env.int("ATTACHMENT_MAX_UPLOAD_MB", default=20)
 
+# Request bodies read into memory (Django's defaults, stated): JSON and form bodies over
+# 2.5 MB are refused with 400; uploaded files above it go to a temporary file, and each
+# upload endpoint enforces its own size and type limits (KNOWLEDGE_MAX_UPLOAD_MB,
+# ATTACHMENT_MAX_UPLOAD_MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 100
+
+# --- admin exports and imports (django-import-export) ---------------------------------------
+# Exporting a change list needs the view permission, importing the add permission.
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+# The uploaded file between the preview and the confirmation: in the cache (Redis, shared by
+# every replica, with a TTL), not on one container's disk.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.CacheStorage"
+
+# --- security headers, CORS, login lockout (every environment) -----------------------------
+# HSTS, the TLS redirect and secure cookies are production-only (production.py).
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# /health and /metrics are answered before SecurityMiddleware; exempt all the same, in case
+# the middleware order changes (Docker and Prometheus speak plain HTTP to the container).
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
+# Everything the admin, the browsable API and /api/docs/ load comes from this origin (Swagger
+# UI is served from drf-spectacular-sidecar's static files, its init script from a URL, not
+# inline). Inline style attributes remain in the admin and DRF templates: style-src allows them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+# Browsers on these origins may call the API (with an API key; no cookies cross origins).
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["X-Request-ID"]
+
+# Admin login brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed logins
+# from one client address, that address is refused (429) for AXES_COOLOFF_MINUTES.
+# `manage.py axes_reset` (or axes_reset_ip ADDRESS) lifts a lockout. API keys never go through
+# Django's authenticate(), so they are not counted.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=30)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "commandcenter.clientip.client_ip"
+# No start-up banner: commands such as create_api_key print their result alone on stdout.
+AXES_VERBOSE = False
 
 # --- knowledge base -------------------------------------------------------------------------
 # One process may open an on-disk store (CHROMA_PATH); web + worker share a Chroma server (CHROMA_URL).
@@ -282,6 +405,47 @@ KNOWLEDGE_URL_TIMEOUT = env.int("KNOWLEDGE_URL_TIMEOUT", default=20)
 # Networks that URL ingestion may reach although private (SSRF guard); empty: public only.
 KNOWLEDGE_URL_ALLOWED_NETWORKS = env.list("KNOWLEDGE_URL_ALLOWED_NETWORKS", default=[])
 KNOWLEDGE_CACHE_TIMEOUT = env.int("KNOWLEDGE_CACHE_TIMEOUT", default=600)
+
+# --- research runs --------------------------------------------------------------------------
+# Summary writer: "" picks anthropic when ANTHROPIC_API_KEY is set, else openai when
+# OPENAI_API_KEY is set, else the extractive summary (top passages, no language model).
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="").strip().lower()
+if LLM_PROVIDER not in {"", "anthropic", "openai", "extractive"}:
+    raise ValueError(f"LLM_PROVIDER={LLM_PROVIDER!r}: use anthropic, openai, extractive, or leave it empty")
+LLM_MODEL = env.str("LLM_MODEL", default="")  # empty: the provider's default (apps/research/llm.py)
+LLM_TIMEOUT = env.int("LLM_TIMEOUT", default=120)
+LLM_MAX_TOKENS = env.int("LLM_MAX_TOKENS", default=1500)
+ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")
+RESEARCH_PASSAGES = env.int("RESEARCH_PASSAGES", default=8)
+# Soft limit: the run ends as failed with the reason; the hard limit (60 s later) kills the
+# worker child. Both stay well under the broker's visibility_timeout (Celery section).
+RESEARCH_TIME_LIMIT = env.int("RESEARCH_TIME_LIMIT", default=900)
+RESEARCH_MAX_RETRIES = env.int("RESEARCH_MAX_RETRIES", default=5)
+_research_schedule = cron_schedule(env.str("RESEARCH_RECURRING_SCHEDULE", default="0 6 * * 1"))
+if _research_schedule is not None:
+    CELERY_BEAT_SCHEDULE["research-recurring"] = {
+        "task": "apps.research.tasks.run_recurring_research",
+        "schedule": _research_schedule,
+    }
+
+# --- repository sync (GitHub) ----------------------------------------------------------------
+# GitHub Enterprise: https://HOST/api/v3; its web host is then the one "add from URL" accepts.
+GITHUB_API_URL = env.str("GITHUB_API_URL", default="https://api.github.com").rstrip("/")
+GITHUB_TOKEN = env.str("GITHUB_TOKEN", default="")
+GITHUB_WEBHOOK_SECRET = env.str("GITHUB_WEBHOOK_SECRET", default="")
+GITHUB_TIMEOUT = env.float("GITHUB_TIMEOUT", default=10.0)
+# A GitHub answer younger than this is reused from the cache without asking again; older
+# ones are revalidated with their ETag (a 304 costs no rate limit).
+GITHUB_CACHE_SECONDS = env.int("GITHUB_CACHE_SECONDS", default=300)
+# Research runs sync a linked repository first when its last sync is older than this.
+REPOSITORY_STALE_MINUTES = env.int("REPOSITORY_STALE_MINUTES", default=60)
+_repository_sync_schedule = cron_schedule(env.str("REPOSITORY_SYNC_SCHEDULE", default="0 * * * *"))
+if _repository_sync_schedule is not None:
+    CELERY_BEAT_SCHEDULE["sync-repositories"] = {
+        "task": "apps.repositories.tasks.sync_all_repositories",
+        "schedule": _repository_sync_schedule,
+    }
 
 # --- backups --------------------------------------------------------------------------------
 BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(BASE_DIR / "backups")))
@@ -324,7 +488,10 @@ register_literal_secrets(
     *FIELD_ENCRYPTION_KEYS,
     METRICS_BASIC_AUTH.partition(":")[2],
     OPENAI_API_KEY,
+    ANTHROPIC_API_KEY,
     BACKUP_S3_SECRET_ACCESS_KEY,
+    GITHUB_TOKEN,
+    GITHUB_WEBHOOK_SECRET,
 )
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 # RequestIdMiddleware has validated (or replaced) the incoming X-Request-ID.

@@ -29,8 +29,9 @@ from conftest import IN_CI
 from tests.e2e.showcase import PASSWORD, load_showcase
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Debian's packages by default; another Chromium/Chrome build (the GitHub runner's) by environment.
+CHROMIUM = Path(os.environ.get("E2E_CHROMIUM") or "/usr/bin/chromium")
+CHROMEDRIVER = Path(os.environ.get("E2E_CHROMEDRIVER") or "/usr/bin/chromedriver")
 WIDTH, HEIGHT = 1280, 800
 
 

@@ -13,7 +13,7 @@ import pytest
 from apps.backups import services, tasks
 from apps.backups.models import BackupRun
 
-pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.chaos]
 
 
 def wait_for(predicate, timeout: float, what: str):

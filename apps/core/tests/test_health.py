@@ -46,6 +46,9 @@ def test_a_failed_database_gives_503(monkeypatch):
     assert body["status"] == "fail"
     assert body["checks"]["database"]["status"] == "fail"
     assert "connection refused" in body["checks"]["database"]["detail"]
+    # The checks that read the database are not tried again (each would wait a connect timeout).
+    for name in ("backups", "embedding_model"):
+        assert body["checks"][name] == {"status": "warn", "detail": "skipped: the database is unavailable"}
 
 
 def test_a_failed_cache_is_degraded_not_down(monkeypatch):

@@ -106,6 +106,7 @@ def test_an_exhausted_rate_limit_reschedules_the_job_for_the_reset(start_worker,
     assert "rate limit" in repository.sync_error
 
 
+@pytest.mark.chaos
 def test_a_worker_child_killed_mid_sync_is_redelivered_and_syncs_once(start_worker, httpserver, redis_broker):
     repository = RepositoryFactory.create(owner="octo", name="app", stars=0)
     arrived, release = threading.Event(), threading.Event()

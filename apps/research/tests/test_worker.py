@@ -122,6 +122,7 @@ def test_a_run_started_through_the_api_completes_on_a_real_worker(
     assert [r["job_id"] for r in listed["results"]] == [job_id]
 
 
+@pytest.mark.chaos
 def test_a_worker_child_killed_mid_run_is_redelivered_and_completes_once(
     start_worker, api, redis_broker: str, threaded_server: HTTPServer, worker_env: dict[str, str]
 ):
