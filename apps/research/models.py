@@ -17,6 +17,7 @@ from apps.research.choices import (
     RunTrigger,
     SummaryMethod,
 )
+from apps.research.validators import validate_attachment_type
 
 
 class ResearchTaskQuerySet(models.QuerySet["ResearchTask"]):
@@ -107,7 +108,7 @@ def attachment_path(instance: ResearchTaskAttachment, filename: str) -> str:
 
 class ResearchTaskAttachment(models.Model):
     task = models.ForeignKey(ResearchTask, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=attachment_path, max_length=500)
+    file = models.FileField(upload_to=attachment_path, max_length=500, validators=[validate_attachment_type])
     name = models.CharField(max_length=255, blank=True)
     size = models.PositiveBigIntegerField(default=0, editable=False)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -306,6 +306,39 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 ATTACHMENT_MAX_UPLOAD_MB = env.int("ATTACHMENT_MAX_UPLOAD_MB", default=20)
+# File types a research-task attachment may have (by extension, lower case, without the dot).
+ATTACHMENT_ALLOWED_EXTENSIONS = env.list(
+    "ATTACHMENT_ALLOWED_EXTENSIONS",
+    default=[
+        "pdf",
+        "md",
+        "markdown",
+        "txt",
+        "rst",
+        "csv",
+        "tsv",
+        "json",
+        "yaml",
+        "yml",
+        "xml",
+        "log",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "webp",
+        "svg",
+        "docx",
+        "xlsx",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "zip",
+        "tar",
+        "gz",
+    ],
+)
 
 # Request bodies read into memory (Django's defaults, stated): JSON and form bodies over
 # 2.5 MB are refused with 400; uploaded files above it go to a temporary file, and each

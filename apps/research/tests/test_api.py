@@ -130,7 +130,7 @@ def test_attaching_needs_the_change_permission(make_user, client_for):
 @override_settings(ATTACHMENT_MAX_UPLOAD_MB=0)
 def test_attachments_over_the_limit_are_400(api):
     task = ResearchTaskFactory.create()
-    upload = SimpleUploadedFile("big.bin", b"x" * 10)
+    upload = SimpleUploadedFile("big.txt", b"x" * 10)
     response = api.post(f"{URL}{task.pk}/attachments/", {"file": upload}, format="multipart")
     assert response.status_code == 400
     assert "too large" in response.json()["file"][0]
@@ -150,3 +150,22 @@ def test_attachments_download_through_the_api_only(api, client_for, make_user):
     other = ResearchTaskFactory.create()
     assert api.get(f"{URL}{other.pk}/attachments/{created['id']}/").status_code == 404
     assert client_for(make_user()).get(created["download"]).status_code == 403
+
+
+@pytest.mark.parametrize("name", ["payload.exe", "script.sh", "noextension", ".hidden"])
+def test_attachments_of_other_types_are_400_naming_the_allowed_ones(api, name):
+    task = ResearchTaskFactory.create()
+    upload = SimpleUploadedFile(name, b"content", content_type="application/octet-stream")
+    response = api.post(f"{URL}{task.pk}/attachments/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert "is not accepted; allowed: .pdf, .md" in response.json()["file"][0]
+    assert not task.attachments.exists()
+
+
+def test_the_allowed_types_come_from_the_setting(api, settings):
+    settings.ATTACHMENT_ALLOWED_EXTENSIONS = ["pcap"]
+    task = ResearchTaskFactory.create()
+    upload = SimpleUploadedFile("Capture.PCAP", b"\xd4\xc3\xb2\xa1", content_type="application/octet-stream")
+    assert api.post(f"{URL}{task.pk}/attachments/", {"file": upload}, format="multipart").status_code == 201
+    notes = SimpleUploadedFile("notes.md", b"# notes", content_type="text/markdown")
+    assert api.post(f"{URL}{task.pk}/attachments/", {"file": notes}, format="multipart").status_code == 400
