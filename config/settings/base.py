@@ -249,7 +249,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [
         "apps.core.filters.FilterBackend",
-        "rest_framework.filters.SearchFilter",
+        # DRF's SearchFilter, with to-many lookups (tags__name) as one subquery (apps/core/search.py).
+        "apps.core.search.SearchFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
