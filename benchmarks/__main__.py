@@ -1,5 +1,6 @@
 """``python -m benchmarks [NAME ...]``: run the benchmarks (all by default), print a table per
-benchmark and write each as Markdown to ``benchmarks/out/<name>.md``.
+benchmark and write each as Markdown to ``benchmarks/out/<name>.md``; then print one summary
+table of the headline figures. A run of all of them also writes ``benchmarks/RESULTS.md``.
 
 Exits 1 when a benchmark cannot run; a missed target is reported in the table, never as a failure.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -16,9 +18,10 @@ from typing import cast
 
 from benchmarks.errors import BenchmarkError
 from benchmarks.report import Report
+from benchmarks.summary import table, write_results
 
 # One module per benchmark, each with ``run() -> Report``; run in this order.
-BENCHMARKS = ["api_list", "middleware", "metrics_render", "knowledge", "backup"]
+BENCHMARKS = ["api_list", "middleware", "metrics_render", "knowledge", "backup", "loadtest"]
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -35,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     signal.signal(signal.SIGTERM, _terminate)
 
-    failed = []
+    failed: list[str] = []
+    reports: list[Report] = []
+    load_before = os.getloadavg()
     for name in args.names or BENCHMARKS:
         module = importlib.import_module(f"benchmarks.{name}")
         run = cast(Callable[[], Report], module.run)
@@ -52,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         print(report.to_text())
         path = report.write_markdown()
         print(f"\n(written to {path.relative_to(path.parents[2])})")
+        reports.append(report)
+    if reports:
+        print()
+        print(table(reports).to_text())
+    if not args.names:
+        path = write_results(reports, failed, load_before)
+        print(f"\n(written to {path.relative_to(path.parents[1])})")
     if failed:
         print(f"\nbenchmarks that could not run: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -35,7 +35,7 @@ from psycopg import sql
 
 from benchmarks.db import ensure_database
 from benchmarks.errors import BenchmarkError
-from benchmarks.report import Report, Table, Text
+from benchmarks.report import Report, SummaryRow, Table, Text
 
 NAME = "backup"
 TITLE = "Backup and restore (postgres): manage.py vs plain pg_dump / pg_restore"
@@ -529,6 +529,33 @@ def _report(
     small_tree = max(r.tree_rss_kb for r in small_app.runs)
     plain_large, plain_small = _peaks(plain_b, "pg_dump"), _peaks(small_plain, "pg_dump")
     memory_ratio = large_py / small_py
+    report.summary = [
+        SummaryRow(
+            f"Backup (postgres, {large_size / 1e6:.0f} MB db): manage.py backup vs pg_dump -Fc (median)",
+            f"{app_b.median:.2f} s",
+            f"{plain_b.median:.2f} s",
+            f"{backup_ratio:.2f}",
+            f"<= {TARGET_RATIO}",
+            backup_ratio <= TARGET_RATIO,
+        ),
+        SummaryRow(
+            "Restore (postgres): manage.py restore vs pg_restore (median)",
+            f"{app_r.median:.2f} s",
+            f"{plain_r.median:.2f} s",
+            f"{restore_ratio:.2f}",
+            f"<= {TARGET_RATIO}",
+            restore_ratio <= TARGET_RATIO,
+        ),
+        SummaryRow(
+            f"Backup peak RSS at {large_size / 1e6:.0f} MB vs {small_size / 1e6:.0f} MB db",
+            f"{mb(large_py)} MB",
+            f"{mb(small_py)} MB",
+            f"{memory_ratio:.2f}",
+            f"<= {TARGET_MEMORY_RATIO}",
+            memory_ratio <= TARGET_MEMORY_RATIO,
+        ),
+        SummaryRow("Python + Django start-up (manage.py check), paid by both commands", f"{startup_s:.2f} s"),
+    ]
     report.blocks.append(
         Table(
             "Peak RSS of the backup command at two database sizes (MB; max over the runs)",

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.errors import BenchmarkError
-from benchmarks.report import Report, Table, Text
+from benchmarks.report import Report, SummaryRow, Table, Text
 from benchmarks.server import BASE_DIR
 
 NAME = "knowledge"
@@ -932,6 +932,34 @@ def query_tables(query: dict[str, Any]) -> list[Table | Text]:
     return [fills, latency, search, notes]
 
 
+def summary_rows(ingest: dict[str, Any], query: dict[str, Any]) -> list[SummaryRow]:
+    rounds = ingest["rounds"]
+    app_rate = sum(r["app"]["chunks"] for r in rounds) / sum(r["app"]["seconds"] for r in rounds)
+    direct_rate = sum(r["direct"]["chunks"] for r in rounds) / sum(r["direct"]["seconds"] for r in rounds)
+    small, large = min(SIZES), max(SIZES)
+    rows = [
+        SummaryRow(
+            "Knowledge bulk ingest chunks/s vs direct Chroma (embed + add)",
+            f"{app_rate:.1f} chunks/s",
+            f"{direct_rate:.1f} chunks/s",
+            f"{app_rate / direct_rate:.3f}",
+            f">= {TARGET_RATIO}",
+            app_rate / direct_rate >= TARGET_RATIO,
+        )
+    ]
+    for kind, label in (("app", "no filter"), ("filter", "category filter")):
+        s, big = query["timings"][f"{small}/{kind}"], query["timings"][f"{large}/{kind}"]
+        rows.append(
+            SummaryRow(
+                f"Knowledge query p50 ({label}), {small // 1000}k -> {large // 1000}k chunks",
+                f"{statistics.median(big):.2f} ms at {large // 1000}k",
+                f"{statistics.median(s):.2f} ms at {small // 1000}k",
+                f"{statistics.median(big) / statistics.median(s):.2f}",
+            )
+        )
+    return rows
+
+
 def run() -> Report:
     started = time.monotonic()
     load_before = os.getloadavg()
@@ -962,7 +990,7 @@ def run() -> Report:
         )
     )
     progress(f"done in {elapsed:.0f} s")
-    return Report(NAME, TITLE, [setup, *ingest_tables(ingest), *query_tables(query)])
+    return Report(NAME, TITLE, [setup, *ingest_tables(ingest), *query_tables(query)], summary_rows(ingest, query))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ own phases.
 from __future__ import annotations
 
 import http.client
+import random
 import statistics
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -148,3 +150,122 @@ def run_load(
         shown = "\n  ".join(errors[:5])
         raise BenchmarkError(f"{len(errors)} request(s) failed during the load run:\n  {shown}")
     return LoadResult(samples, done, per_round, warmup, concurrency, stopped_early=done < rounds)
+
+
+# --- a timed mix of requests (the load test) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str  # what the report groups by: "list", "detail", ...
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+@dataclass
+class MixResult:
+    latencies: dict[str, list[float]]  # seconds, by request kind, of the answered requests
+    errors: dict[str, int]  # by request kind: exceptions and non-200 answers
+    error_samples: list[str]
+    seconds: float  # wall time from the first request to the last answer
+    clients: int
+    client_cpu: float  # CPU seconds used by this process (the load generator) meanwhile
+
+    @property
+    def requests(self) -> int:
+        return sum(len(v) for v in self.latencies.values()) + sum(self.errors.values())
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def all_latencies(self) -> list[float]:
+        return [x for values in self.latencies.values() for x in values]
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0 < p < 100, inclusive method, interpolated)."""
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * p / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def run_mix(
+    host: str,
+    port: int,
+    headers: dict[str, str],
+    next_request: Callable[[random.Random], Request],
+    *,
+    clients: int,
+    seconds: float,
+    seed: int,
+) -> MixResult:
+    """``clients`` closed-loop clients, each sending ``next_request(rng)`` until ``seconds`` have
+    passed (the requests in flight then complete and count). Every answer other than 200 is an error."""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise BenchmarkError("The load client only targets the local machine.")
+    start_line = threading.Barrier(clients + 1)
+    deadline = [0.0]
+    lock = threading.Lock()
+    latencies: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
+    samples: list[str] = []
+
+    def client(slot: int) -> None:
+        rng = random.Random(seed * 1000 + slot)
+        conn = http.client.HTTPConnection(host, port, timeout=60)
+        mine: dict[str, list[float]] = {}
+        failed: dict[str, int] = {}
+        messages: list[str] = []
+        start_line.wait()
+        try:
+            while time.perf_counter() < deadline[0]:
+                request = next_request(rng)
+                send_headers = dict(headers)
+                if request.body is not None:
+                    send_headers["Content-Type"] = "application/json"
+                start = time.perf_counter()
+                try:
+                    conn.request(request.method, request.path, body=request.body, headers=send_headers)
+                    response = conn.getresponse()
+                    body = response.read()
+                except (OSError, http.client.HTTPException) as exc:
+                    conn.close()
+                    failed[request.kind] = failed.get(request.kind, 0) + 1
+                    messages.append(f"{request.method} {request.path}: {exc!r}")
+                    continue
+                elapsed = time.perf_counter() - start
+                if response.status != 200:
+                    failed[request.kind] = failed.get(request.kind, 0) + 1
+                    messages.append(f"{request.method} {request.path}: HTTP {response.status} {body[:200]!r}")
+                else:
+                    mine.setdefault(request.kind, []).append(elapsed)
+        finally:
+            conn.close()
+            with lock:
+                for kind, values in mine.items():
+                    latencies.setdefault(kind, []).extend(values)
+                for kind, count in failed.items():
+                    errors[kind] = errors.get(kind, 0) + count
+                samples.extend(messages[:3])
+
+    threads = [threading.Thread(target=client, args=(i,), name=f"load-client-{i}") for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    deadline[0] = started + seconds
+    start_line.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return MixResult(latencies, errors, samples, elapsed, clients, time.process_time() - cpu_before)

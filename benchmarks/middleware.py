@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 from benchmarks.db import database_url, server_environment, setup_django
 from benchmarks.errors import BenchmarkError
 from benchmarks.load import Client, Samples, round_ratios
-from benchmarks.report import OUT_DIR, Report, Table, Text
+from benchmarks.report import OUT_DIR, Report, SummaryRow, Table, Text
 from benchmarks.server import BASE_DIR, environment, gunicorn
 
 NAME = "middleware"
@@ -630,7 +630,26 @@ def build_report(h: HttpResult, b: InProcessResult, versions: str) -> Report:
             width=110,
         )
     )
-    return Report(NAME, TITLE, [setup, differs, http_table, http_verdict, inproc_table, notes])
+    added_all = statistics.median(added("all"))
+    summary = [
+        SummaryRow(
+            "Middleware overhead over HTTP: API list, all four vs none",
+            f"{s_with.throughput:.0f} req/s",
+            f"{s_bare.throughput:.0f} req/s",
+            f"{median_slowdown * 100:+.1f} % time/req",
+            f"<= +{TARGET_SLOWDOWN * 100:.0f} %",
+            median_slowdown <= TARGET_SLOWDOWN,
+        ),
+        SummaryRow(
+            "Middleware added per request, in process (trivial view)",
+            f"{statistics.median(us['all']):.0f} us",
+            f"{statistics.median(bare):.0f} us (none)",
+            f"+{added_all:.0f} us",
+            f"<= +{TARGET_ADDED_US:.0f} us",
+            added_all <= TARGET_ADDED_US,
+        ),
+    ]
+    return Report(NAME, TITLE, [setup, differs, http_table, http_verdict, inproc_table, notes], summary)
 
 
 if __name__ == "__main__":

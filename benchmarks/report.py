@@ -61,11 +61,29 @@ class Text:
         return f"```\n{self.text}\n```" if self.code else self.text
 
 
+@dataclass(frozen=True)
+class SummaryRow:
+    """One headline figure for the combined table of ``make bench``: the figure, its baseline
+    measured in the same run, their ratio, the target and whether it was met (None: no target)."""
+
+    figure: str
+    value: str
+    baseline: str = "-"
+    ratio: str = "-"
+    target: str = "-"
+    met: bool | None = None
+
+    @property
+    def verdict(self) -> str:
+        return "-" if self.met is None else "met" if self.met else "MISSED"
+
+
 @dataclass
 class Report:
     name: str
     title: str
     blocks: list[Table | Text] = field(default_factory=list)
+    summary: list[SummaryRow] = field(default_factory=list)
 
     def to_text(self) -> str:
         heading = f"== {self.title} =="

@@ -146,3 +146,41 @@ def environment(**values: str | None) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def chroma_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``manage.py run_chroma`` on ``env["CHROMA_PATH"]`` (the store's lock held by the server);
+    yield its URL once the heartbeat answers."""
+    port = free_port()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run_chroma", "--host", HOST, "--port", str(port)],
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise BenchmarkError(f"the Chroma server exited with {proc.returncode}:\n{_log_tail(log_path)}")
+            conn = http.client.HTTPConnection(HOST, port, timeout=2)
+            try:
+                conn.request("GET", "/api/v2/heartbeat")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            if time.monotonic() > deadline:
+                raise BenchmarkError(f"the Chroma server did not answer in 60 s:\n{_log_tail(log_path)}")
+            time.sleep(0.2)
+        yield f"http://{HOST}:{port}"
+    finally:
+        _stop(proc)
