@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ log = structlog.get_logger(__name__)
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 DETAIL = "Service temporarily unavailable: the database is unreachable. Try again shortly."
 RETRY_AFTER_SECONDS = 5
+TOO_LARGE = "Request body too large (DATA_UPLOAD_MAX_MEMORY_SIZE)."
 HTML_PAGE = (
     "<!doctype html><html><head><title>Service unavailable</title></head><body>"
     "<h1>Service unavailable</h1><p>The database is unreachable. Try again shortly.</p>"
@@ -45,7 +47,11 @@ def _log(request: Any, exc: BaseException) -> None:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus ``503 {"detail": ...}`` for an unreachable database."""
+    """DRF's handler, plus ``503 {"detail": ...}`` for an unreachable database and
+    ``413 {"detail": ...}`` for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's own
+    answer to it is an HTML 400 page)."""
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": TOO_LARGE}, status=413)
     if is_database_outage(exc):
         _log(context.get("request"), exc)
         set_rollback()

@@ -36,7 +36,8 @@ from commandcenter import metrics
 log = structlog.get_logger(__name__)
 
 TIMESTAMP_FORMAT = "%Y%m%d_%H%M%S"
-TIMESTAMP_RE = re.compile(r"^\d{8}_\d{6}$")
+# ASCII digits only, and nothing after (``$`` would let a trailing newline through).
+TIMESTAMP_RE = re.compile(r"^[0-9]{8}_[0-9]{6}\Z")
 Progress = Callable[[str], None]
 
 

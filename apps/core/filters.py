@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -30,6 +31,27 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     """Like BooleanFilter, but ``?flag=maybe`` is a 400 instead of being ignored."""
 
     field_class = StrictBooleanField
+
+
+class UTCIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, sent to the database in UTC.
+
+    Python accepts offsets up to ±23:59, PostgreSQL only ±15:59: ``-18:59`` passed on as
+    given was a database error (a 500). A date at the edge of the calendar that UTC cannot
+    hold (``0001-01-01T00:00+05:00``) is refused (400)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed: datetime | None = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Enter a date-time that can be expressed in UTC.", code="invalid") from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
 
 
 class FilterBackend(DjangoFilterBackend):

@@ -16,11 +16,27 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
+from django.utils.text import smart_split, unescape_string_literal
 from rest_framework import filters
+from rest_framework.fields import CharField
 from rest_framework.request import Request
 
 
 class SearchFilter(filters.SearchFilter):
+    def get_search_terms(self, request: Request) -> list[str]:
+        """DRF's terms, but a quote alone or an empty quoted phrase (``'``, ``"``, ``''``) is
+        searched for as typed: DRF unquotes it to the empty term, which matches every row."""
+        value = request.query_params.get(self.search_param, "")
+        CharField(trim_whitespace=False, allow_blank=True).run_validation(value)  # a NUL character: 400
+        terms: list[str] = []
+        for token in smart_split(value):
+            token = token.strip(",")
+            if token[:1] in {'"', "'"} and token[0] == token[-1]:
+                terms.append(unescape_string_literal(token) if len(token) > 2 else token)
+            else:
+                terms.extend(part.strip() for part in token.split(",") if part)
+        return [term for term in terms if term]
+
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
         search_fields = self.get_search_fields(view, request)
         search_terms = self.get_search_terms(request)

@@ -1,5 +1,6 @@
 import django_filters
 
+from apps.core.filters import IsoDateTimeFilter
 from apps.jobs.choices import JobState
 from apps.jobs.models import Job
 
@@ -7,8 +8,8 @@ from apps.jobs.models import Job
 class JobFilterSet(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=JobState.choices)
     name = django_filters.CharFilter(lookup_expr="icontains")
-    queued_after = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="gte")
-    queued_before = django_filters.IsoDateTimeFilter(field_name="queued_at", lookup_expr="lt")
+    queued_after = IsoDateTimeFilter(field_name="queued_at", lookup_expr="gte")
+    queued_before = IsoDateTimeFilter(field_name="queued_at", lookup_expr="lt")
 
     class Meta:
         model = Job

@@ -51,6 +51,8 @@ def resolve(host: str, port: int, networks: list[str]) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise FetchError(f"cannot resolve {host}: {exc.strerror}") from exc
+    except UnicodeError:  # a label that IDNA cannot encode (over 63 characters once encoded)
+        raise FetchError(f"cannot resolve {host}: not a valid host name") from None
     addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%", 1)[0])

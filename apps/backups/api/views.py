@@ -21,7 +21,7 @@ class BackupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = BackupRunSerializer
     permission_classes = [IsStaff]
     lookup_field = "timestamp"
-    lookup_value_regex = r"\d{8}_\d{6}"
+    lookup_value_regex = r"[0-9]{8}_[0-9]{6}"
     filterset_fields = ["status", "trigger", "verification"]
 
     @extend_schema(request=None, responses={202: JobAcceptedSerializer})

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from apps.core.api.parsers import JSONField
 from apps.core.validators import validate_json_object
 from apps.jobs.api.serializers import JobAcceptedSerializer
 from apps.repositories import services
@@ -22,6 +23,7 @@ class RepositorySerializer(serializers.ModelSerializer[Repository]):
     )
     has_access_token = serializers.BooleanField(read_only=True)
     topics = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
+    metadata = JSONField(required=False)
 
     class Meta:
         model = Repository

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import structlog
@@ -11,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api import parsers
 from apps.jobs.services import job_url
 from apps.repositories import webhooks
 
@@ -61,8 +61,8 @@ class GitHubWebhookView(APIView):
                 {"detail": "X-GitHub-Event and X-GitHub-Delivery are required."}, status=status.HTTP_400_BAD_REQUEST
             )
         try:
-            payload = json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+            payload = parsers.loads(body or b"{}")
+        except ValueError:  # UnicodeDecodeError and too deep a document included
             return Response({"detail": "The body is not JSON."}, status=status.HTTP_400_BAD_REQUEST)
         if not isinstance(payload, dict):
             return Response({"detail": "The body must be a JSON object."}, status=status.HTTP_400_BAD_REQUEST)

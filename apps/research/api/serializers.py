@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from apps.core.api.parsers import JSONField
 from apps.core.validators import validate_json_object
 from apps.jobs.api.serializers import JobAcceptedSerializer
 from apps.jobs.services import job_url
@@ -37,9 +38,12 @@ class ResearchTaskSerializer(serializers.ModelSerializer[ResearchTask]):
     assignee = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True), required=False, allow_null=True
     )
-    assignee_username = serializers.CharField(source="assignee.get_username", read_only=True, default=None)
+    # A method field: a CharField with ``default=None`` was left out of PATCH answers (DRF skips
+    # defaults of partial updates) and answered null where the schema said a string.
+    assignee_username = serializers.SerializerMethodField()
     is_overdue = serializers.BooleanField(read_only=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
+    metadata = JSONField(required=False)
 
     class Meta:
         model = ResearchTask
@@ -67,6 +71,9 @@ class ResearchTaskSerializer(serializers.ModelSerializer[ResearchTask]):
             "updated_at",
         ]
         read_only_fields = ["completed_at", "created_at", "updated_at"]
+
+    def get_assignee_username(self, obj: ResearchTask) -> str | None:
+        return obj.assignee.get_username() if obj.assignee is not None else None
 
     def validate_metadata(self, value: Any) -> dict[str, Any]:
         return validate_json_object(value)

@@ -55,7 +55,8 @@ class ResearchTaskViewSet(viewsets.ModelViewSet[ResearchTask]):
         serializer.save(task=task, uploaded_by=request.user)
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    # The file's own media type (guessed from its name), as uploaded.
+    @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)")
     def download_attachment(self, request: Request, pk: str | None = None, attachment_id: str = "") -> FileResponse:
         """Download an attachment of the task."""
