@@ -90,6 +90,23 @@ class LiveApp:
         return lines
 
 
+def wait_for_health(process: subprocess.Popen[bytes], port: int, log: Path, *, timeout: float) -> None:
+    """Until the server on 127.0.0.1:``port`` answers /health with 200; fails with its log
+    when the process exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def gunicorn_app(tmp: Path, *, workers: int = 3) -> Iterator[LiveApp]:
     multiproc = tmp / "prometheus"
@@ -107,18 +124,7 @@ def gunicorn_app(tmp: Path, *, workers: int = 3) -> Iterator[LiveApp]:
             command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_for_health(process, port, log, timeout=30)
         yield LiveApp(port=port, log=log, key=key)
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -145,6 +145,15 @@ def _has_data(labels: Sequence[str], series: Sequence[Series]) -> bool:
     return bool(labels) and any(any(v for v in s.values) for s in series)
 
 
+def _frame(
+    labels: Sequence[str], series: Sequence[Series], integer: bool, width: int, height: int
+) -> tuple[float, float, float, float, float]:
+    """The value axis (top, step) and the plot geometry (bottom, height, slot per label) of a chart."""
+    top, step = nice_scale(max(max(s.values, default=0) for s in series), integer=integer)
+    plot_bottom = height - MARGIN_BOTTOM
+    return top, step, plot_bottom, plot_bottom - MARGIN_TOP, (width - MARGIN_LEFT - MARGIN_RIGHT) / len(labels)
+
+
 def bar_chart(
     *,
     title: str,
@@ -158,10 +167,7 @@ def bar_chart(
     """Vertical bars, one group per label, one bar per series."""
     if not _has_data(labels, series):
         return empty_chart(title, width=width, height=height)
-    top, step = nice_scale(max(max(s.values, default=0) for s in series), integer=integer)
-    plot_bottom = height - MARGIN_BOTTOM
-    plot_height = plot_bottom - MARGIN_TOP
-    slot = (width - MARGIN_LEFT - MARGIN_RIGHT) / len(labels)
+    top, step, plot_bottom, plot_height, slot = _frame(labels, series, integer, width, height)
     bar_width = slot * 0.8 / len(series)
     bars = []
     for i, label in enumerate(labels):
@@ -204,10 +210,7 @@ def line_chart(
     """One line per series over evenly spaced labels, with a marker (and its tooltip) per point."""
     if not _has_data(labels, series):
         return empty_chart(title, width=width, height=height)
-    top, step = nice_scale(max(max(s.values, default=0) for s in series), integer=integer)
-    plot_bottom = height - MARGIN_BOTTOM
-    plot_height = plot_bottom - MARGIN_TOP
-    slot = (width - MARGIN_LEFT - MARGIN_RIGHT) / len(labels)
+    top, step, plot_bottom, plot_height, slot = _frame(labels, series, integer, width, height)
     lines = []
     for item in series:
         points = [

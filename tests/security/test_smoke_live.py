@@ -3,17 +3,15 @@ stack, here against gunicorn under the production settings."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.live import free_port
+from tests.live import free_port, wait_for_health
 from tests.security.production import ADMIN_URL, HOSTS, ROOT, ProductionSite
 
 pytestmark = pytest.mark.slow
@@ -33,18 +31,7 @@ def production_server(production_site: ProductionSite) -> Iterator[str]:
             command, env=production_site.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/health")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_for_health(process, port, log, timeout=60)
         yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
