@@ -5,10 +5,13 @@ from __future__ import annotations
 import ctypes
 import signal
 import subprocess
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import IO, Any
 
 PR_SET_PDEATHSIG = 1
+TAIL_LINES = 20
 
 
 def _die_with_parent() -> None:
@@ -22,14 +25,38 @@ def popen(command: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(list(command), preexec_fn=_die_with_parent, **kwargs)  # noqa: S603  (fixed tools, no shell)
 
 
+class StderrReader:
+    """Reads a child's stderr line by line in a thread of its own (while the caller streams
+    the child's stdin or stdout), hands each line to ``on_line`` and keeps the last ones."""
+
+    def __init__(self, stream: IO[bytes], on_line: Callable[[str], None] | None = None) -> None:
+        self._stream = stream
+        self._on_line = on_line
+        self._lines: deque[str] = deque(maxlen=TAIL_LINES)
+        self._thread = threading.Thread(target=self._read, name="child-stderr", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for raw in self._stream:
+            line = raw.decode(errors="replace").rstrip()
+            self._lines.append(line)
+            if self._on_line is not None:
+                self._on_line(line)
+
+    def join(self) -> str:
+        """Wait for the child to close its stderr; return the kept lines."""
+        self._thread.join()
+        return "\n".join(self._lines)
+
+
 def run(command: Sequence[str], *, on_line: Callable[[str], None] | None = None, **kwargs: Any) -> tuple[int, str]:
     """Run ``command``; return its exit code and its stderr (last 20 lines kept)."""
     process = popen(command, stderr=subprocess.PIPE, **kwargs)
-    lines: list[str] = []
+    lines: deque[str] = deque(maxlen=TAIL_LINES)
     assert process.stderr is not None
     for raw in process.stderr:
         line = raw.decode(errors="replace").rstrip()
-        lines = [*lines[-19:], line]
+        lines.append(line)
         if on_line is not None:
             on_line(line)
     return process.wait(), "\n".join(lines)

@@ -1,6 +1,6 @@
 """Backup sets: take, list, check, verify, restore and prune them.
 
-A set is the files of one timestamp (``BACKUP_DIR/postgres/<ts>.dump`` or ``.sqlite3``,
+A set is the files of one timestamp (``BACKUP_DIR/postgres/<ts>.dump.zst`` or ``.sqlite3``,
 ``rag/<ts>.tar.gz``, ``redis/<ts>.rdb``) plus ``manifests/<ts>.json``, written last: a set
 without its manifest is incomplete and never offered for restore. Only one backup or restore
 runs at a time (an ``flock`` on ``BACKUP_DIR/.lock``, freed by the kernel if its holder dies).
@@ -62,7 +62,7 @@ def database_engine() -> str:
 
 def component_path(component: str, timestamp: str) -> Path:
     suffix = {
-        "postgres": ".sqlite3" if database_engine() == "sqlite" else ".dump",
+        "postgres": ".sqlite3" if database_engine() == "sqlite" else ".dump.zst",
         "rag": ".tar.gz",
         "redis": ".rdb",
     }[component]

@@ -61,7 +61,7 @@ def test_the_metrics_directory_belongs_to_the_app_user():
 
 
 def test_it_carries_the_backup_tools():
-    assert 'install -y --no-install-recommends "postgresql-client-${POSTGRES_MAJOR}"' in TEXT
+    assert 'install -y --no-install-recommends "postgresql-client-${POSTGRES_MAJOR}" zstd' in TEXT
     assert "COPY --from=redis /usr/local/bin/redis-server /usr/local/bin/redis-cli /usr/local/bin/" in TEXT
 
 

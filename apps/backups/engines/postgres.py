@@ -23,6 +23,16 @@ Decisions:
   migrations) are left alone.
 - ``verify`` restores into a scratch database created from the maintenance database and always
   drops it afterwards.
+- The archive is pg_dump's custom format compressed with zstd (``<ts>.dump.zst``): pg_dump
+  writes it uncompressed (``--compress=0``) to a pipe and this process compresses it on the way
+  to disk in zstd's own threads (level 3, a checksum in the frame), hashing it as it is written.
+  pg_dump's built-in zlib compresses on the one core pg_dump runs on, which makes it the slowest
+  part of a dump; zstd in parallel is about 2.5 times faster and gives a smaller file. A restore
+  decompresses into pg_restore's standard input (a custom archive read from a pipe restores
+  sequentially, which ``--single-transaction`` does anyway); a frame that is damaged or does
+  not end (truncated) kills pg_restore before its input ends, so before it can commit.
+  Uncompressed ``.dump`` archives (sets of earlier versions, or made by hand) are restored from
+  the file. By hand: ``zstd -dc <ts>.dump.zst | pg_restore --single-transaction --dbname=...``.
 - Children (pg_dump, pg_restore) run through :mod:`apps.backups.processes`, so they die with the
   process that started them; the password travels in ``PGPASSWORD``, never on a command line.
 """
@@ -40,22 +50,25 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import psycopg
 import structlog
+import zstandard
 from psycopg import pq, sql
 from psycopg.conninfo import make_conninfo
 
 from apps.backups import processes
 from apps.backups.engines.common import BackupError, ComponentResult
-from apps.backups.files import atomic_path, describe
+from apps.backups.files import CHUNK, WrittenFile, atomic_file
 
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[str], None] | None
 
 MAINTENANCE_DATABASE = "postgres"
+COMPRESSED_SUFFIX = ".zst"  # <timestamp>.dump.zst: a zstd-compressed custom-format archive
+ZSTD_LEVEL = 3
 DEFAULT_DUMP_LOCK_TIMEOUT = "2min"
 # A PostgreSQL interval without spaces ("30s", "500ms", "2min"): it goes into a libpq
 # ``options`` value, where a space would start a new server option.
@@ -250,6 +263,19 @@ class _Stderr:
         return "\n".join(self.problems) or tail or "no error output"
 
 
+def _check_exit(code: int, stderr: _Stderr, tail: str, what: str) -> None:
+    if code != 0:
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        raise BackupError(f"{what} failed ({how}): {stderr.explain(tail)}")
+
+
+def _start(command: list[str], db: dict[str, Any], **streams: Any) -> subprocess.Popen[bytes]:
+    try:
+        return processes.popen(command, env=_tool_env(db), stderr=subprocess.PIPE, **streams)
+    except OSError as exc:
+        raise BackupError(f"cannot run {command[0]}: {exc}") from exc
+
+
 def _run_tool(command: list[str], db: dict[str, Any], stderr: _Stderr, what: str) -> None:
     try:
         code, tail = processes.run(
@@ -257,9 +283,89 @@ def _run_tool(command: list[str], db: dict[str, Any], stderr: _Stderr, what: str
         )
     except OSError as exc:
         raise BackupError(f"cannot run {command[0]}: {exc}") from exc
-    if code != 0:
-        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        raise BackupError(f"{what} failed ({how}): {stderr.explain(tail)}")
+    _check_exit(code, stderr, tail, what)
+
+
+# --- the compressed archive -----------------------------------------------------------------
+
+
+def _zstd_threads() -> int:
+    """zstd worker threads: the CPUs this process may run on, at most 4."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, available))
+
+
+def _dump_compressed(command: list[str], db: dict[str, Any], stderr: _Stderr, target: Path) -> WrittenFile:
+    """Run pg_dump with the archive on its stdout and write it to ``target`` through zstd,
+    atomically (temporary name, fsync, rename); size and SHA-256 are taken as it is written."""
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=_zstd_threads(), write_checksum=True)
+    with atomic_file(target) as out:
+        process = _start(command, db, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        assert process.stdout is not None
+        assert process.stderr is not None
+        reader = processes.StderrReader(process.stderr, stderr)
+        try:
+            compressor.copy_stream(process.stdout, cast(IO[bytes], out), read_size=CHUNK, write_size=CHUNK)
+        except BaseException:
+            process.kill()  # a full disk, an interrupt: pg_dump must not go on holding its snapshot
+            raise
+        finally:
+            process.stdout.close()
+            code = process.wait()
+            tail = reader.join()
+        _check_exit(code, stderr, tail, "pg_dump")
+    return WrittenFile(path=target, size=out.size, sha256=out.sha256)
+
+
+def _feed(source: Path, sink: IO[bytes]) -> None:
+    """Decompress ``source`` into ``sink``; raises when its frame is damaged or does not end.
+
+    The output runs one read behind the input, and the last of it is written only once the
+    frame has ended and its checksum matched: pg_restore cannot reach the end of its archive
+    (and commit) before the whole file has been checked."""
+    decompressor = zstandard.ZstdDecompressor().decompressobj(write_size=CHUNK)
+    held = b""
+    try:
+        with open(source, "rb") as handle:
+            for block in iter(lambda: handle.read(CHUNK), b""):
+                data = decompressor.decompress(block)
+                if held:
+                    sink.write(held)
+                held = data
+    except zstandard.ZstdError as exc:
+        raise BackupError(f"{source.name} is damaged: {exc}") from exc
+    if not decompressor.eof:
+        raise BackupError(f"{source.name} is truncated: its zstd frame does not end")
+    if held:
+        sink.write(held)
+
+
+def _run_restore(command: list[str], source: Path, db: dict[str, Any], stderr: _Stderr) -> None:
+    """Run pg_restore ``command`` on the archive ``source``, compressed or not."""
+    if not source.name.endswith(COMPRESSED_SUFFIX):
+        _run_tool([*command, str(source)], db, stderr, "pg_restore")
+        return
+    process = _start(command, db, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    assert process.stdin is not None
+    assert process.stderr is not None
+    reader = processes.StderrReader(process.stderr, stderr)
+    problem: BaseException | None = None
+    try:
+        _feed(source, process.stdin)
+    except BrokenPipeError:
+        pass  # pg_restore stopped reading (an error): its exit code and stderr say why
+    except BaseException as exc:
+        # Killed before its input ends, so before it can commit: nothing of a bad archive stays.
+        process.kill()
+        problem = exc
+    finally:
+        with suppress(OSError):
+            process.stdin.close()
+        code = process.wait()
+        tail = reader.join()
+    if problem is not None:
+        raise problem
+    _check_exit(code, stderr, tail, "pg_restore")
 
 
 # --- row counts -----------------------------------------------------------------------------
@@ -300,7 +406,8 @@ def dump(
     progress: Progress = None,
     lock_timeout: str = DEFAULT_DUMP_LOCK_TIMEOUT,
 ) -> ComponentResult:
-    """Dump ``db`` to ``target`` (custom format) with row counts taken in the dump's snapshot.
+    """Dump ``db`` to ``target`` (custom format, zstd-compressed: name it ``*.dump.zst``) with
+    row counts taken in the dump's snapshot.
 
     ``target`` appears only complete (written under a temporary name, fsynced, renamed); on any
     failure no file is left and :class:`BackupError` says why. ``lock_timeout`` bounds the wait
@@ -332,24 +439,22 @@ def dump(
         except psycopg.Error as exc:
             raise BackupError(f"counting rows of {name!r} failed: {exc}") from exc
         stderr = _Stderr(progress, _DUMPING, "dumping")
+        command = [
+            pg_dump,
+            "--format=custom",
+            "--compress=0",  # compressed by zstd in this process, in parallel
+            f"--snapshot={snapshot}",
+            f"--lock-wait-timeout={lock_timeout}",
+            "--verbose",
+            "--no-password",
+            f"--dbname={make_conninfo('', **params)}",
+        ]
         try:
-            with atomic_path(target) as temporary:
-                command = [
-                    pg_dump,
-                    "--format=custom",
-                    f"--snapshot={snapshot}",
-                    f"--lock-wait-timeout={lock_timeout}",
-                    "--verbose",
-                    "--no-password",
-                    f"--file={temporary}",
-                    f"--dbname={make_conninfo('', **params)}",
-                ]
-                _run_tool(command, db, stderr, "pg_dump")
+            written = _dump_compressed(command, db, stderr, target)
         except OSError as exc:
             raise BackupError(f"writing {target} failed: {exc}") from exc
         finally:
             _rollback_quietly(conn)
-    written = describe(target)
     log.info("postgres_dump_completed", database=name, size_bytes=written.size, tables=len(counts))
     return ComponentResult(
         files=[written],
@@ -358,6 +463,8 @@ def dump(
             "database": name,
             "server_version": server_version,
             "pg_dump_version": dump_version,
+            "format": "custom",
+            "compression": f"zstd-{ZSTD_LEVEL}",
             "row_counts": counts,
         },
     )
@@ -366,11 +473,11 @@ def dump(
 # --- restore --------------------------------------------------------------------------------
 
 
-def _restore_command(pg_restore: str, params: dict[str, str], source: Path, *, clean: bool) -> list[str]:
+def _restore_command(pg_restore: str, params: dict[str, str], *, clean: bool) -> list[str]:
     command = [pg_restore, "--single-transaction", "--exit-on-error", "--no-owner", "--verbose", "--no-password"]
     if clean:
         command += ["--clean", "--if-exists"]
-    return [*command, f"--dbname={make_conninfo('', **params)}", str(source)]
+    return [*command, f"--dbname={make_conninfo('', **params)}"]
 
 
 def restore(
@@ -406,7 +513,7 @@ def restore(
     stderr = _Stderr(progress, _RESTORING, "restoring")
     with _LockWatchdog(db, application_name, lock_timeout) as watchdog:
         try:
-            _run_tool(_restore_command(pg_restore, params, source, clean=True), db, stderr, "pg_restore")
+            _run_restore(_restore_command(pg_restore, params, clean=True), source, db, stderr)
         except BackupError as exc:
             reason = watchdog.reason or str(exc)
             raise BackupError(f"{reason}; database {name!r} is unchanged (the restore ran in one transaction)") from exc
@@ -494,7 +601,7 @@ def verify(
     try:
         scratch_params = connection_params(db, dbname=scratch)
         stderr = _Stderr(progress, _RESTORING, "restoring")
-        _run_tool(_restore_command(pg_restore, scratch_params, source, clean=False), db, stderr, "pg_restore")
+        _run_restore(_restore_command(pg_restore, scratch_params, clean=False), source, db, stderr)
         with _connect(db, scratch_params) as conn:
             try:
                 counts = _consistent_counts(conn)

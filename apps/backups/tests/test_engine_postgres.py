@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import zstandard
 from django.db import connection
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
@@ -39,7 +41,7 @@ def pg(postgres_url: str) -> dict[str, Any]:
 
 @pytest.fixture
 def target(tmp_path: Path) -> Path:
-    return tmp_path / "20260101_020000" / "postgres" / "database.dump"
+    return tmp_path / "20260101_020000" / "postgres" / "database.dump.zst"
 
 
 def connect(db: dict[str, Any], **kwargs: Any) -> psycopg.Connection[Any]:
@@ -79,8 +81,7 @@ def fake_tool(tmp_path: Path, body: str) -> str:
     script = tmp_path / "fake_pg_dump"
     script.write_text(
         "#!/bin/sh\n"
-        'if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) ${FAKE_VERSION:-15.2}"; exit 0; fi\n'
-        'for arg in "$@"; do case "$arg" in --file=*) out="${arg#--file=}";; esac; done\n' + body
+        'if [ "$1" = "--version" ]; then echo "pg_dump (PostgreSQL) ${FAKE_VERSION:-15.2}"; exit 0; fi\n' + body
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script)
@@ -110,7 +111,11 @@ def test_it_round_trips_the_database(pg: dict[str, Any], target: Path) -> None:
     assert written.path == target
     assert written.size == target.stat().st_size
     assert written.sha256 == sha256_file(target)
-    assert leftovers(target.parent) == ["database.dump"]
+    assert leftovers(target.parent) == ["database.dump.zst"]
+    assert details["format"] == "custom"
+    assert details["compression"] == "zstd-3"
+    assert target.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame...
+    assert zstandard.ZstdDecompressor().stream_reader(target.open("rb")).read(5) == b"PGDMP"  # ...of a custom archive
 
     Technology.objects.filter(title="Django").delete()
     Tag.objects.filter(name="database").update(name="renamed")
@@ -177,7 +182,7 @@ def test_it_fails_with_wrong_credentials_and_leaves_no_file(pg: dict[str, Any], 
 def test_it_fails_when_pg_dump_fails_and_removes_the_partial_file(
     pg: dict[str, Any], target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tool = fake_tool(tmp_path, 'printf partial > "$out"\necho "pg_dump: error: simulated failure" >&2\nexit 1\n')
+    tool = fake_tool(tmp_path, 'printf partial\necho "pg_dump: error: simulated failure" >&2\nexit 1\n')
     monkeypatch.setattr(postgres, "find_tool", lambda name: tool)
 
     with pytest.raises(BackupError, match=r"pg_dump failed \(exit code 1\): pg_dump: error: simulated failure"):
@@ -189,7 +194,7 @@ def test_it_fails_when_pg_dump_fails_and_removes_the_partial_file(
 def test_it_fails_when_pg_dump_is_killed_mid_way(
     pg: dict[str, Any], target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tool = fake_tool(tmp_path, 'printf partial > "$out"\nkill -KILL $$\n')
+    tool = fake_tool(tmp_path, "printf partial\nkill -KILL $$\n")
     monkeypatch.setattr(postgres, "find_tool", lambda name: tool)
 
     with pytest.raises(BackupError, match="killed by signal 9"):
@@ -255,10 +260,80 @@ def test_it_rejects_a_truncated_dump_and_leaves_the_data_unchanged(pg: dict[str,
     data = target.read_bytes()
     target.write_bytes(data[: len(data) * 2 // 3])
 
-    with pytest.raises(BackupError, match="pg_restore failed"):
+    with pytest.raises(BackupError, match="is truncated: its zstd frame does not end"):
         postgres.restore(pg, target)
 
     assert content() == before
+
+
+def test_it_holds_back_the_end_of_an_archive_whose_frame_is_incomplete(pg: dict[str, Any], target: Path) -> None:
+    """Every byte of the archive decompresses, only the frame's checksum is missing: pg_restore
+    must not get the end of its input (it would commit), and the data stays as it is."""
+    TechnologyFactory.create_batch(3, tags=["python"])
+    postgres.dump(pg, target)
+    Technology.objects.all().delete()
+    before = content()
+    target.write_bytes(target.read_bytes()[:-4])  # the 4-byte content checksum closes the frame
+
+    with pytest.raises(BackupError, match="truncated"):
+        postgres.restore(pg, target)
+
+    assert content() == before
+
+
+def test_it_rejects_a_damaged_frame_and_leaves_the_data_unchanged(pg: dict[str, Any], target: Path) -> None:
+    TechnologyFactory.create_batch(5, tags=["python"])
+    postgres.dump(pg, target)
+    Technology.objects.filter(title__isnull=False).delete()
+    before = content()
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+
+    with pytest.raises(BackupError, match=r"is damaged|pg_restore failed"):
+        postgres.restore(pg, target)
+
+    assert content() == before
+
+
+def test_it_reports_pg_restores_error_when_the_archive_inside_is_not_one(pg: dict[str, Any], target: Path) -> None:
+    TechnologyFactory.create(title="Stays")
+    before = content()
+    target.parent.mkdir(parents=True)
+    target.write_bytes(zstandard.ZstdCompressor().compress(b"not a pg_dump archive\n" * 200_000))
+
+    with pytest.raises(BackupError, match=r"pg_restore failed \(exit code 1\):.*(archive|input file)"):
+        postgres.restore(pg, target)
+
+    assert content() == before
+
+
+def test_it_restores_an_uncompressed_archive_of_an_earlier_version(
+    pg: dict[str, Any], target: Path, tmp_path: Path
+) -> None:
+    TechnologyFactory.create(title="In the plain archive", tags=["legacy"])
+    plain = tmp_path / "20250101_020000.dump"
+    completed = subprocess.run(
+        [
+            postgres.find_tool("pg_dump"),
+            "--format=custom",
+            f"--file={plain}",
+            make_conninfo("", **postgres.connection_params(pg)),
+        ],
+        env=postgres._tool_env(pg),
+        capture_output=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    before = content()
+    Technology.objects.all().delete()
+
+    counts = postgres.restore(pg, plain)
+    report = postgres.verify(pg, plain, counts)
+
+    assert content() == before
+    assert counts["public.technologies_technology"] == 1
+    assert report["ok"] is True
 
 
 def test_verify_passes_on_a_good_dump_fails_on_other_counts_and_drops_its_database(
@@ -291,7 +366,7 @@ def test_verify_of_a_damaged_dump_raises_and_drops_its_database(pg: dict[str, An
     data = target.read_bytes()
     target.write_bytes(data[: len(data) // 2])
 
-    with pytest.raises(BackupError, match="pg_restore failed"):
+    with pytest.raises(BackupError, match="truncated"):
         postgres.verify(pg, target, result.details["row_counts"])
 
     assert scratch_databases(pg) == []
