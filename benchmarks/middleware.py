@@ -1,7 +1,8 @@
-"""What the observability middleware costs per request: logging (django-structlog's
-``RequestMiddleware``), metrics (django-prometheus' ``PrometheusBeforeMiddleware`` /
-``PrometheusAfterMiddleware``, and its database engine wrapper) and the request id
-(``commandcenter.middleware.RequestIdMiddleware``), measured with and without them in one run.
+"""What the observability middleware costs per request: logging
+(``commandcenter.middleware.RequestLogMiddleware``), metrics (django-prometheus'
+``PrometheusBeforeMiddleware`` / ``PrometheusAfterMiddleware``, and its database engine
+wrapper) and the request id (``commandcenter.middleware.RequestIdMiddleware``), measured with
+and without them in one run.
 
 (a) Over HTTP, on ``GET /api/v1/technologies/?page_size=50``: two gunicorn servers (2 sync
     workers each, PostgreSQL, ``JSON_LOGS=true`` into a log file), "with" on
@@ -64,7 +65,7 @@ INPROC_ROUNDS = 40
 INPROC_BUDGET = 30.0  # seconds of measured batches at most
 TARGET_ADDED_US = 150.0
 
-LOGGING_MW = "django_structlog.middlewares.RequestMiddleware"
+LOGGING_MW = "commandcenter.middleware.RequestLogMiddleware"
 METRICS_MW = (
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "commandcenter.middleware.PrometheusAfterMiddleware",
@@ -83,7 +84,7 @@ class Variant:
 VARIANTS = [
     Variant("all", "all four (production MIDDLEWARE)", OBSERVABILITY_MW),
     Variant("bare", "none of the four", ()),
-    Variant("logging", "+ logging only (structlog RequestMiddleware)", (LOGGING_MW,)),
+    Variant("logging", "+ logging only (RequestLogMiddleware)", (LOGGING_MW,)),
     Variant("metrics", "+ metrics only (Prometheus Before/After)", METRICS_MW),
     Variant("request_id", "+ request id only (RequestIdMiddleware)", (REQUEST_ID_MW,)),
 ]
@@ -478,7 +479,7 @@ def run() -> Report:
         inproc = _in_process(tmp)
     versions = (
         f"Python {platform.python_version()}, Django {django.get_version()}, "
-        f"django-structlog {importlib.metadata.version('django-structlog')}, "
+        f"structlog {importlib.metadata.version('structlog')}, "
         f"django-prometheus {importlib.metadata.version('django-prometheus')}, "
         f"prometheus_client {importlib.metadata.version('prometheus-client')}, "
         f"gunicorn {importlib.metadata.version('gunicorn')}, PostgreSQL {http_result.pg_version}, "
@@ -622,7 +623,7 @@ def build_report(h: HttpResult, b: InProcessResult, versions: str) -> Report:
             "(fresh environ copy, body joined, close() so request_finished fires) - no HTTP, no gunicorn. "
             f"Warm-up {b.warmup} requests per variant. Added = variant batch - bare batch of the same round, "
             f"median over rounds. The parts add up to {parts:+.1f} us (interactions: logging alone makes its own "
-            "uuid4 request id and has no duration field). Logging really written: "
+            "request id and times the request from its own start). Logging really written: "
             f"{b.logged} request_finished JSON lines ({b.log_bytes / 1e6:.1f} MB, "
             f"JSON: {'yes' if b.log_json else 'NO'}) by the production formatter "
             f"(build_logging(json_logs=True)) through {', '.join(b.log_handlers)} on stdout = "

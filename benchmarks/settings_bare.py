@@ -1,7 +1,7 @@
 """``benchmarks.settings`` without the observability middleware (the "bare" side of
 ``benchmarks.middleware``).
 
-Removed: django-structlog's ``RequestMiddleware`` (logging), django-prometheus'
+Removed: ``commandcenter.middleware.RequestLogMiddleware`` (logging), django-prometheus'
 ``PrometheusBeforeMiddleware`` and ``PrometheusAfterMiddleware`` (metrics) and
 ``commandcenter.middleware.RequestIdMiddleware`` (request id); the database engine is Django's
 own instead of django-prometheus' wrapper, which counts connections and times every query
@@ -12,7 +12,7 @@ configuration, throttling - is the same as in ``benchmarks.settings``.
 from benchmarks.settings import *  # noqa: F403
 from benchmarks.settings import DATABASES, MIDDLEWARE, PROMETHEUS_ENGINES
 
-LOGGING_MIDDLEWARE = "django_structlog.middlewares.RequestMiddleware"
+LOGGING_MIDDLEWARE = "commandcenter.middleware.RequestLogMiddleware"
 METRICS_MIDDLEWARE = (
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "commandcenter.middleware.PrometheusAfterMiddleware",

@@ -1,19 +1,20 @@
-"""structlog configuration, the LOGGING dict that routes stdlib logs through it, and the
-request fields added to django-structlog's events.
+"""structlog configuration, and the LOGGING dict that routes stdlib logs through it.
 
 One line per event on stdout: JSON when ``JSON_LOGS`` is true (production, shipped to Loki),
 readable key/value text otherwise (local development). Every line carries ``timestamp``,
 ``level`` (upper case), ``event`` and ``logger``; lines logged while serving a request also
 ``request_id``, ``user_id``, ``method`` and ``path``, and its ``request_finished`` line
-``status_code`` and ``duration`` (seconds). Secrets are redacted before rendering.
+``status_code`` and ``duration`` (seconds) (``commandcenter.middleware.RequestLogMiddleware``).
+Secrets are redacted before rendering.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
-import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from django.utils.functional import LazyObject, empty
@@ -76,12 +77,28 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     return value
 
 
+# SECRET_KEYS' answer per field name: a line has about ten fields, mostly the same ones.
+_secret_key_memo: dict[str, bool] = {}
+
+
+def _is_secret_key(key: str) -> bool:
+    found = _secret_key_memo.get(key)
+    if found is None:
+        found = SECRET_KEYS.search(key) is not None
+        if len(_secret_key_memo) < 2048:  # field names are few; never grow without bound
+            _secret_key_memo[key] = found
+    return found
+
+
 def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    for key, value in list(event_dict.items()):
+    # Only the values of existing keys are replaced, so the dict can be walked as it is.
+    for key, value in event_dict.items():
         if key in SAFE_KEYS:
             continue
-        if SECRET_KEYS.search(key):
+        if _is_secret_key(key):
             event_dict[key] = REDACTED
+        elif type(value) is str:
+            event_dict[key] = _scrub_text(value)
         elif isinstance(value, str | Mapping | list | tuple):
             event_dict[key] = _scrub(value)
         elif value is not None and not isinstance(value, int | float | bool):
@@ -103,8 +120,9 @@ SHARED_PROCESSORS: list[Any] = [
     structlog.stdlib.add_logger_name,
     structlog.stdlib.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-    structlog.stdlib.ExtraAdder(),
 ]
+# For stdlib records only: their ``extra={...}`` fields (a structlog event has none).
+FOREIGN_PRE_CHAIN: list[Any] = [*SHARED_PROCESSORS, structlog.stdlib.ExtraAdder()]
 
 
 def configure_structlog() -> None:
@@ -122,9 +140,53 @@ def configure_structlog() -> None:
     )
 
 
+def _json_default(value: Any) -> Any:
+    # As structlog's JSONRenderer: an object's own __structlog__(), else its repr.
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+# json.dumps(..., default=...) builds a new encoder on every call; this one is built once.
+_json_encoder = json.JSONEncoder(default=_json_default)
+
+
+def _to_json(event_dict: Any, **_: Any) -> str:
+    return _json_encoder.encode(event_dict)
+
+
+class Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's ``ProcessorFormatter`` that renders a structlog event without first
+    copying its record (``logging.makeLogRecord``, a second ``LogRecord``) and without the
+    stdlib formatting pass that follows: the processors' string is the line. The record is
+    left as it is, so the copy is not needed; stdlib records take the usual way."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        logger = record.__dict__.get("_logger")
+        event = record.msg
+        if logger is None or not isinstance(event, dict):
+            return super().format(record)
+        name = record.__dict__["_name"]  # _logger and _name: set by wrap_for_formatter
+        if self.logger is not None:
+            logger = self.logger
+        # A copy: another handler may format the same record.
+        ed: Any = {**event, "_record": record, "_from_structlog": True}
+        for processor in self.processors:
+            ed = processor(logger, name, ed)
+        return cast(str, ed)
+
+
 def build_logging(*, level: str, json_logs: bool) -> dict[str, Any]:
     """Return a ``LOGGING`` dict; also configures structlog to render through it."""
     configure_structlog()
+    # Where each call was made from (a walk up the stack per record), the thread's and the
+    # multiprocessing process's names: no line shows them, so records no longer collect them
+    # (the Python logging HOWTO's "Optimization" switches; a stdlib call's stack_info=True
+    # shows no stack any more, structlog's still does). The pid stays: gunicorn prints it.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     final: list[Any] = [
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
         _uppercase_level,
@@ -132,7 +194,7 @@ def build_logging(*, level: str, json_logs: bool) -> dict[str, Any]:
         redact_secrets,
     ]
     if json_logs:
-        final.append(structlog.processors.JSONRenderer())
+        final.append(structlog.processors.JSONRenderer(serializer=_to_json))
     else:
         final.append(structlog.dev.ConsoleRenderer(colors=False))
     return {
@@ -140,9 +202,9 @@ def build_logging(*, level: str, json_logs: bool) -> dict[str, Any]:
         "disable_existing_loggers": False,
         "formatters": {
             "structlog": {
-                "()": structlog.stdlib.ProcessorFormatter,
+                "()": Formatter,
                 "processors": final,
-                "foreign_pre_chain": SHARED_PROCESSORS,
+                "foreign_pre_chain": FOREIGN_PRE_CHAIN,
             },
         },
         "handlers": {
@@ -155,8 +217,8 @@ def build_logging(*, level: str, json_logs: bool) -> dict[str, Any]:
         "root": {"handlers": ["stdout"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
-            # django-structlog logs every request (request_finished / request_failed); Django's
-            # own per-response warnings would repeat them.
+            # RequestLogMiddleware logs every request (request_finished / request_failed);
+            # Django's own per-response warnings would repeat them.
             "django.request": {"level": "ERROR"},
             "django.server": {"level": "WARNING"},
             "celery": {"level": level},
@@ -164,16 +226,7 @@ def build_logging(*, level: str, json_logs: bool) -> dict[str, Any]:
     }
 
 
-# --- django-structlog signal receivers (connected in apps.core.apps.CoreConfig.ready) --------
-
-
-def bind_request_fields(request: Any, logger: Any, log_kwargs: dict[str, Any], **_: Any) -> None:
-    structlog.contextvars.bind_contextvars(
-        method=request.method, path=request.path, ip=request.META.get("REMOTE_ADDR"), user_id=None
-    )
-
-
-def _user_id(request: Any) -> Any:
+def user_id_of(request: Any) -> Any:
     """The authenticated user's id, without loading a user nobody looked at (the lazy
     ``request.user`` of a request that did not need it stays unevaluated)."""
     user = request.__dict__.get("user")
@@ -182,21 +235,3 @@ def _user_id(request: Any) -> Any:
         if user is empty:
             return None
     return getattr(user, "pk", None)
-
-
-def _finish(request: Any, log_kwargs: dict[str, Any], status_code: int) -> None:
-    log_kwargs.pop("code", None)
-    log_kwargs.pop("request", None)
-    log_kwargs["status_code"] = status_code
-    log_kwargs["user_id"] = _user_id(request)
-    started = getattr(request, "started_at", None)
-    if started is not None:
-        log_kwargs["duration"] = round(time.perf_counter() - started, 6)
-
-
-def add_response_fields(request: Any, response: Any, logger: Any, log_kwargs: dict[str, Any], **_: Any) -> None:
-    _finish(request, log_kwargs, response.status_code)
-
-
-def add_failure_fields(request: Any, logger: Any, log_kwargs: dict[str, Any], **_: Any) -> None:
-    _finish(request, log_kwargs, 500)

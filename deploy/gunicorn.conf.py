@@ -24,7 +24,7 @@ keepalive = 5
 # restarts, and every scrape reads them. Set GUNICORN_MAX_REQUESTS to turn it on.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = max_requests // 10
-# Requests are logged by the application (django-structlog's request_finished, as JSON);
+# Requests are logged by the application (RequestLogMiddleware's request_finished, as JSON);
 # gunicorn's own messages go to stderr.
 accesslog = None
 errorlog = "-"

@@ -7,15 +7,9 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
-        from django_structlog import signals as structlog_signals
 
         from commandcenter import deployment  # noqa: F401  (registers the doctor's settings checks)
-        from commandcenter import logging as cc_logging
         from commandcenter.metrics import set_app_info
-
-        structlog_signals.bind_extra_request_metadata.connect(cc_logging.bind_request_fields)
-        structlog_signals.bind_extra_request_finished_metadata.connect(cc_logging.add_response_fields)
-        structlog_signals.bind_extra_request_failed_metadata.connect(cc_logging.add_failure_fields)
 
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # The kombu filesystem transport needs its folders before anything publishes

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -104,8 +103,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After authentication, so that user_id is known for the request's log lines.
-    "django_structlog.middlewares.RequestMiddleware",
+    # request_finished / request_failed, and the request's fields on every line logged while
+    # it is served (commandcenter.middleware.RequestLogMiddleware).
+    "commandcenter.middleware.RequestLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # An unreachable database: 503 instead of a 500 and its stack trace (commandcenter/errors.py).
@@ -533,11 +533,6 @@ register_literal_secrets(
     GITHUB_TOKEN,
     GITHUB_WEBHOOK_SECRET,
 )
+# Requests are logged by commandcenter.middleware.RequestLogMiddleware; django-structlog
+# carries the request's fields (request_id, user_id...) into the Celery tasks it starts.
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
-# RequestIdMiddleware has validated (or replaced) the incoming X-Request-ID.
-DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
-DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG  # request_finished is enough at INFO
-# The peer address and the user are added by commandcenter.logging (cheaper: no ipware
-# lookup, no forced session load; the user is known once DRF or the admin authenticated).
-DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
-DJANGO_STRUCTLOG_USER_ID_FIELD = None

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import structlog
 from django.conf import settings
+from django.http import StreamingHttpResponse
 from django.test import Client
 
 from apps.core.services import issue_api_key
 from apps.jobs.tasks import ping
 from commandcenter.logging import build_logging, redact_secrets
-from commandcenter.middleware import VALID_REQUEST_ID
+from commandcenter.middleware import VALID_REQUEST_ID, RequestLogMiddleware
 
 Lines = Callable[[], list[dict[str, Any]]]
 
@@ -50,7 +51,7 @@ def test_request_lines_carry_the_contract_fields(json_logs, api, superuser):
     [line] = finished(json_logs())
     assert line["request_id"] == "abc-123"
     assert line["level"] == "INFO"
-    assert line["logger"] == "django_structlog.middlewares.request"
+    assert line["logger"] == "commandcenter.middleware"
     assert line["method"] == "GET"
     assert line["path"] == "/api/v1/repositories/"
     assert line["status_code"] == 200
@@ -80,6 +81,62 @@ def test_client_errors_are_warnings_and_server_errors_have_a_stack_trace(json_lo
     assert "RuntimeError: boom" in failed[0]["exception"]
     assert "Traceback" in failed[0]["exception"]
     assert failed[0]["path"] == "/api/v1/technologies/"
+    assert failed[0]["status_code"] == 500
+    assert VALID_REQUEST_ID.match(failed[0]["request_id"])
+    assert 0 <= failed[0]["duration"] < 10
+    assert len(finished(json_logs())) == 1  # the failed request is logged once, as request_failed
+
+
+@pytest.mark.django_db
+def test_a_missing_page_is_a_warning_not_a_failure(json_logs):
+    assert Client().get("/no-such-page/").status_code == 404
+    lines = json_logs()
+    [line] = finished(lines)
+    assert (line["level"], line["status_code"], line["path"]) == ("WARNING", 404, "/no-such-page/")
+    assert not [line for line in lines if line["event"] == "request_failed"]
+
+
+@pytest.mark.django_db
+def test_the_request_fields_are_bound_while_it_is_served_and_cleared_after(json_logs, api, monkeypatch):
+    from apps.technologies.api import views
+
+    real_list = views.TechnologyViewSet.list
+
+    def list_and_log(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        structlog.get_logger("test").info("inside_the_view")
+        return real_list(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(views.TechnologyViewSet, "list", list_and_log)
+    api.get("/api/v1/technologies/", HTTP_X_REQUEST_ID="bound-1")
+    [inside] = [line for line in json_logs() if line["event"] == "inside_the_view"]
+    assert inside["request_id"] == "bound-1"
+    assert (inside["method"], inside["path"]) == ("GET", "/api/v1/technologies/")
+    assert inside["user_id"] is not None  # bound by the API-key authentication
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_a_streaming_body_is_sent_with_the_request_fields_bound(json_logs, rf):
+    def chunks() -> Iterator[bytes]:
+        structlog.get_logger("test").info("chunk_made")
+        yield b"one"
+        yield b"two"
+
+    middleware = RequestLogMiddleware(lambda request: StreamingHttpResponse(chunks()))
+    response = middleware(rf.get("/download/", HTTP_X_REQUEST_ID="stream-1"))
+    assert structlog.contextvars.get_contextvars() == {}  # cleared when the middleware returned
+    assert b"".join(response.streaming_content) == b"onetwo"
+    lines = json_logs()
+    assert [line["event"] for line in lines] == ["request_finished", "chunk_made", "streaming_finished"]
+    assert {line["request_id"] for line in lines} == {"stream-1"}
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_stdlib_log_lines_are_rendered_the_same_way(json_logs):
+    logging.getLogger("somewhere.else").warning("disk at %d%%", 91, extra={"mount": "/var"})
+    [line] = json_logs()
+    assert line["event"] == "disk at 91%"
+    assert (line["logger"], line["level"], line["mount"]) == ("somewhere.else", "WARNING", "/var")
+    assert line["timestamp"].endswith("Z")
 
 
 @pytest.mark.django_db

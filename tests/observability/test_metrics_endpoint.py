@@ -86,6 +86,29 @@ def test_custom_and_django_metrics_are_exported(api):
     assert not any("/api/v1/" in name for name in after)
 
 
+def test_each_request_is_counted_once_in_every_request_series(api):
+    client = Client()
+    before = scrape(client)
+    for _ in range(2):
+        assert api.get("/api/v1/technologies/").status_code == 200
+    after = scrape(client)
+
+    def added(family: str) -> float:
+        return sum(value - before.get(key, 0) for key, value in after.items() if key.startswith(family + "{"))
+
+    for family in (
+        "django_http_requests_total_by_method_total",
+        "django_http_requests_total_by_transport_total",
+        "django_http_requests_total_by_view_transport_method_total",
+        "django_http_responses_total_by_status_total",
+        "django_http_responses_total_by_status_view_method_total",
+        "django_http_requests_latency_seconds_by_view_method_count",
+    ):
+        assert added(family) == 2, family
+    labels = [key for key in after if key.startswith("django_http_responses_total_by_status_view_method_total{")]
+    assert any("method=GET,status=200,view=" in key and "technolog" in key for key in labels), labels
+
+
 def test_every_registry_metric_is_defined():
     names = {
         "commandcenter_repository_operations_total",
