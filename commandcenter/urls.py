@@ -7,6 +7,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from apps.core import schema  # noqa: F401  (the OpenAPI extensions, registered where the schema is built)
 from apps.dashboard.views import favicon
 
+# The apps' admin modules: imported here, with the URLconf, rather than at start-up
+# (apps/dashboard/admin_site.py).
+admin.autodiscover()
+
 api_v1 = [
     path("", include("apps.repositories.api.urls")),
     path("", include("apps.technologies.api.urls")),

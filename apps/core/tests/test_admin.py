@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from django.contrib import admin
@@ -24,6 +25,20 @@ pytestmark = pytest.mark.django_db
 def staff_client(client, superuser):
     client.force_login(superuser)
     return client
+
+
+@pytest.fixture(autouse=True)
+def admin_modules() -> None:
+    """The admin modules are imported with the URLconf (apps/dashboard/admin_site.py)."""
+    admin.autodiscover()
+
+
+def test_the_admin_modules_load_with_the_urlconf_and_the_admin_check_sees_them():
+    from apps.dashboard.admin_site import check_registered_admins
+
+    assert check_registered_admins(app_configs=None) == []
+    assert len(admin.site._registry) > 15
+    assert Technology in admin.site._registry
 
 
 def test_every_registered_model_has_working_pages(staff_client):
@@ -141,3 +156,24 @@ def test_repository_token_is_never_rendered_and_kept_when_blank(staff_client):
     repo.refresh_from_db()
     assert repo.access_token == "ghp_keep_me"
     assert repo.stars == 1
+
+
+def test_start_up_leaves_the_admin_modules_to_the_urlconf():
+    """Operational commands and workers never serve the admin: a process that only sets
+    Django up imports no admin module (nor django-import-export)."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    code = (
+        "import sys, django; django.setup(); "
+        "print(sorted(m for m in sys.modules if m.endswith('.admin') and m.startswith('apps.') "
+        "or m.startswith('import_export.admin')))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
