@@ -23,52 +23,39 @@ Decisions:
   migrations) are left alone.
 - ``verify`` restores into a scratch database created from the maintenance database and always
   drops it afterwards.
-- The archive is pg_dump's custom format compressed with zstd (``<ts>.dump.zst``): pg_dump
-  writes it uncompressed (``--compress=0``) to a pipe and this process compresses it on the way
-  to disk in zstd's own threads (level 3, a checksum in the frame), hashing it as it is written.
-  pg_dump's built-in zlib compresses on the one core pg_dump runs on, which makes it the slowest
-  part of a dump; zstd in parallel is about 2.5 times faster and gives a smaller file. A restore
-  decompresses into pg_restore's standard input (a custom archive read from a pipe restores
-  sequentially, which ``--single-transaction`` does anyway); a frame that is damaged or does
-  not end (truncated) kills pg_restore before its input ends, so before it can commit.
-  Uncompressed ``.dump`` archives (sets of earlier versions, or made by hand) are restored from
-  the file. By hand: ``zstd -dc <ts>.dump.zst | pg_restore --single-transaction --dbname=...``.
+- The archive is pg_dump's custom format compressed with zstd in this process, in parallel
+  (``<ts>.dump.zst``; :mod:`apps.backups.engines.pgtools` says how it streams). Uncompressed
+  ``.dump`` archives (sets of earlier versions, or made by hand) are restored from the file.
+  By hand: ``zstd -dc <ts>.dump.zst | pg_restore --single-transaction --dbname=...``.
 - Children (pg_dump, pg_restore) run through :mod:`apps.backups.processes`, so they die with the
   process that started them; the password travels in ``PGPASSWORD``, never on a command line.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import shutil
-import subprocess
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import psycopg
 import structlog
-import zstandard
 from psycopg import pq, sql
 from psycopg.conninfo import make_conninfo
 
-from apps.backups import processes
+from apps.backups.engines import pgtools
 from apps.backups.engines.common import BackupError, ComponentResult
-from apps.backups.files import CHUNK, WrittenFile, atomic_file
+from apps.backups.engines.pgtools import ZSTD_LEVEL, find_tool, tool_version
 
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[str], None] | None
 
 MAINTENANCE_DATABASE = "postgres"
-COMPRESSED_SUFFIX = ".zst"  # <timestamp>.dump.zst: a zstd-compressed custom-format archive
-ZSTD_LEVEL = 3
 DEFAULT_DUMP_LOCK_TIMEOUT = "2min"
 # A PostgreSQL interval without spaces ("30s", "500ms", "2min"): it goes into a libpq
 # ``options`` value, where a space would start a new server option.
@@ -77,8 +64,6 @@ _TIMEOUT_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d
 _LIBPQ_KEYWORDS = frozenset(option.keyword.decode() for option in pq.Conninfo.get_defaults())
 # Never on a command line (``ps`` shows it): passed in the environment instead.
 _SECRET_KEYWORDS = frozenset({"password"})
-_TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
-_INFO_LINE = re.compile(r"^pg_(?:dump|restore): (?!error|warning|detail|hint|fatal)", re.IGNORECASE)
 _DUMPING = re.compile(r'dumping contents of table "?([^"]+)"?')
 _RESTORING = re.compile(r'processing data for table "?([^"]+)"?')
 
@@ -120,14 +105,6 @@ def connection_params(db: dict[str, Any], *, dbname: str | None = None) -> dict[
     return params
 
 
-def _tool_env(db: dict[str, Any]) -> dict[str, str]:
-    env = dict(os.environ)
-    password = db.get("PASSWORD") or (db.get("OPTIONS") or {}).get("password")
-    if password:
-        env["PGPASSWORD"] = str(password)
-    return env
-
-
 @contextmanager
 def _connect(db: dict[str, Any], params: dict[str, str]) -> Iterator[psycopg.Connection[Any]]:
     password = db.get("PASSWORD") or (db.get("OPTIONS") or {}).get("password")
@@ -140,29 +117,6 @@ def _connect(db: dict[str, Any], params: dict[str, str]) -> Iterator[psycopg.Con
         yield conn
     finally:
         conn.close()
-
-
-def find_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise BackupError(
-            f"{name} not found on PATH: install the PostgreSQL client tools of the server's major "
-            f"version or newer (e.g. the postgresql-client-15 package)"
-        )
-    return path
-
-
-def tool_version(path: str) -> str:
-    """``"15.20"`` from ``pg_dump --version``."""
-    try:
-        completed = processes.popen([path, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        output, _ = completed.communicate(timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BackupError(f"cannot run {path} --version: {exc}") from exc
-    match = _TOOL_VERSION.search(output.decode(errors="replace"))
-    if completed.returncode != 0 or match is None:
-        raise BackupError(f"unexpected output from {path} --version: {output.decode(errors='replace').strip()!r}")
-    return ".".join(part for part in match.groups() if part is not None)
 
 
 def _major(version: str) -> int:
@@ -239,135 +193,6 @@ class _LockWatchdog:
             log.error("postgres_restore_watchdog_failed", error=str(exc))
 
 
-class _Stderr:
-    """Turns ``--verbose`` lines into progress messages and keeps the lines that explain a
-    failure (errors and their detail), so the error message is not buried under progress."""
-
-    def __init__(self, progress: Progress, pattern: re.Pattern[str], verb: str) -> None:
-        self._progress = progress
-        self._pattern = pattern
-        self._verb = verb
-        self.problems: deque[str] = deque(maxlen=12)
-
-    def __call__(self, line: str) -> None:
-        if not line.strip():
-            return
-        if _INFO_LINE.match(line):
-            match = self._pattern.search(line)
-            if match and self._progress is not None:
-                self._progress(f"{self._verb} table {match.group(1)}")
-            return
-        self.problems.append(line)
-
-    def explain(self, tail: str) -> str:
-        return "\n".join(self.problems) or tail or "no error output"
-
-
-def _check_exit(code: int, stderr: _Stderr, tail: str, what: str) -> None:
-    if code != 0:
-        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        raise BackupError(f"{what} failed ({how}): {stderr.explain(tail)}")
-
-
-def _start(command: list[str], db: dict[str, Any], **streams: Any) -> subprocess.Popen[bytes]:
-    try:
-        return processes.popen(command, env=_tool_env(db), stderr=subprocess.PIPE, **streams)
-    except OSError as exc:
-        raise BackupError(f"cannot run {command[0]}: {exc}") from exc
-
-
-def _run_tool(command: list[str], db: dict[str, Any], stderr: _Stderr, what: str) -> None:
-    try:
-        code, tail = processes.run(
-            command, on_line=stderr, env=_tool_env(db), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-        )
-    except OSError as exc:
-        raise BackupError(f"cannot run {command[0]}: {exc}") from exc
-    _check_exit(code, stderr, tail, what)
-
-
-# --- the compressed archive -----------------------------------------------------------------
-
-
-def _zstd_threads() -> int:
-    """zstd worker threads: the CPUs this process may run on, at most 4."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(4, available))
-
-
-def _dump_compressed(command: list[str], db: dict[str, Any], stderr: _Stderr, target: Path) -> WrittenFile:
-    """Run pg_dump with the archive on its stdout and write it to ``target`` through zstd,
-    atomically (temporary name, fsync, rename); size and SHA-256 are taken as it is written."""
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=_zstd_threads(), write_checksum=True)
-    with atomic_file(target) as out:
-        process = _start(command, db, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-        assert process.stdout is not None
-        assert process.stderr is not None
-        reader = processes.StderrReader(process.stderr, stderr)
-        try:
-            compressor.copy_stream(process.stdout, cast(IO[bytes], out), read_size=CHUNK, write_size=CHUNK)
-        except BaseException:
-            process.kill()  # a full disk, an interrupt: pg_dump must not go on holding its snapshot
-            raise
-        finally:
-            process.stdout.close()
-            code = process.wait()
-            tail = reader.join()
-        _check_exit(code, stderr, tail, "pg_dump")
-    return WrittenFile(path=target, size=out.size, sha256=out.sha256)
-
-
-def _feed(source: Path, sink: IO[bytes]) -> None:
-    """Decompress ``source`` into ``sink``; raises when its frame is damaged or does not end.
-
-    The output runs one read behind the input, and the last of it is written only once the
-    frame has ended and its checksum matched: pg_restore cannot reach the end of its archive
-    (and commit) before the whole file has been checked."""
-    decompressor = zstandard.ZstdDecompressor().decompressobj(write_size=CHUNK)
-    held = b""
-    try:
-        with open(source, "rb") as handle:
-            for block in iter(lambda: handle.read(CHUNK), b""):
-                data = decompressor.decompress(block)
-                if held:
-                    sink.write(held)
-                held = data
-    except zstandard.ZstdError as exc:
-        raise BackupError(f"{source.name} is damaged: {exc}") from exc
-    if not decompressor.eof:
-        raise BackupError(f"{source.name} is truncated: its zstd frame does not end")
-    if held:
-        sink.write(held)
-
-
-def _run_restore(command: list[str], source: Path, db: dict[str, Any], stderr: _Stderr) -> None:
-    """Run pg_restore ``command`` on the archive ``source``, compressed or not."""
-    if not source.name.endswith(COMPRESSED_SUFFIX):
-        _run_tool([*command, str(source)], db, stderr, "pg_restore")
-        return
-    process = _start(command, db, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    assert process.stdin is not None
-    assert process.stderr is not None
-    reader = processes.StderrReader(process.stderr, stderr)
-    problem: BaseException | None = None
-    try:
-        _feed(source, process.stdin)
-    except BrokenPipeError:
-        pass  # pg_restore stopped reading (an error): its exit code and stderr say why
-    except BaseException as exc:
-        # Killed before its input ends, so before it can commit: nothing of a bad archive stays.
-        process.kill()
-        problem = exc
-    finally:
-        with suppress(OSError):
-            process.stdin.close()
-        code = process.wait()
-        tail = reader.join()
-    if problem is not None:
-        raise problem
-    _check_exit(code, stderr, tail, "pg_restore")
-
-
 # --- row counts -----------------------------------------------------------------------------
 
 
@@ -438,7 +263,7 @@ def dump(
             counts = row_counts(conn)
         except psycopg.Error as exc:
             raise BackupError(f"counting rows of {name!r} failed: {exc}") from exc
-        stderr = _Stderr(progress, _DUMPING, "dumping")
+        stderr = pgtools.ToolOutput(progress, _DUMPING, "dumping")
         command = [
             pg_dump,
             "--format=custom",
@@ -450,7 +275,7 @@ def dump(
             f"--dbname={make_conninfo('', **params)}",
         ]
         try:
-            written = _dump_compressed(command, db, stderr, target)
+            written = pgtools.dump_compressed(command, db, stderr, target)
         except OSError as exc:
             raise BackupError(f"writing {target} failed: {exc}") from exc
         finally:
@@ -510,10 +335,10 @@ def restore(
     params = connection_params(db) | {"application_name": application_name}
     name = params.get("dbname", "")
     log.info("postgres_restore_started", database=name, source=str(source))
-    stderr = _Stderr(progress, _RESTORING, "restoring")
+    stderr = pgtools.ToolOutput(progress, _RESTORING, "restoring")
     with _LockWatchdog(db, application_name, lock_timeout) as watchdog:
         try:
-            _run_restore(_restore_command(pg_restore, params, clean=True), source, db, stderr)
+            pgtools.run_restore(_restore_command(pg_restore, params, clean=True), source, db, stderr)
         except BackupError as exc:
             reason = watchdog.reason or str(exc)
             raise BackupError(f"{reason}; database {name!r} is unchanged (the restore ran in one transaction)") from exc
@@ -600,8 +425,8 @@ def verify(
     log.info("postgres_verify_started", scratch_database=scratch, source=str(source))
     try:
         scratch_params = connection_params(db, dbname=scratch)
-        stderr = _Stderr(progress, _RESTORING, "restoring")
-        _run_restore(_restore_command(pg_restore, scratch_params, clean=False), source, db, stderr)
+        stderr = pgtools.ToolOutput(progress, _RESTORING, "restoring")
+        pgtools.run_restore(_restore_command(pg_restore, scratch_params, clean=False), source, db, stderr)
         with _connect(db, scratch_params) as conn:
             try:
                 counts = _consistent_counts(conn)

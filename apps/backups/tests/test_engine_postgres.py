@@ -21,7 +21,7 @@ from django.db import connection
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from apps.backups.engines import postgres
+from apps.backups.engines import pgtools, postgres
 from apps.backups.engines.common import BackupError
 from apps.backups.files import sha256_file
 from apps.repositories.tests.factories import RepositoryFactory
@@ -219,7 +219,7 @@ def test_it_refuses_a_pg_dump_older_than_the_server(
 def test_it_says_when_the_client_tools_are_missing(
     pg: dict[str, Any], target: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres.shutil, "which", lambda name: None)
+    monkeypatch.setattr(pgtools.shutil, "which", lambda name: None)
 
     with pytest.raises(BackupError, match="pg_dump not found"):
         postgres.dump(pg, target)
@@ -320,7 +320,7 @@ def test_it_restores_an_uncompressed_archive_of_an_earlier_version(
             f"--file={plain}",
             make_conninfo("", **postgres.connection_params(pg)),
         ],
-        env=postgres._tool_env(pg),
+        env=pgtools.tool_env(pg),
         capture_output=True,
         check=False,
     )
