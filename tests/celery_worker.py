@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.db import connection
@@ -17,6 +17,39 @@ from commandcenter.celery import app
 
 ROOT = Path(__file__).resolve().parents[1]
 StartWorker = Callable[..., Path]
+T = TypeVar("T")
+
+
+def wait_for(
+    predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1, log: Path | None = None
+) -> T:
+    """Poll ``predicate`` until it returns something true; fail after ``timeout`` seconds,
+    with the end of ``log`` (a worker's, a server's) in the message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            tail = f"\n--- {log}:\n{log.read_text(errors='replace')[-3000:]}" if log and log.exists() else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
+        time.sleep(interval)
+
+
+def pool_processes(queue: str) -> list[int]:
+    """Pool children of the worker consuming ``queue`` (same command line as their parent)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if queue.encode() in cmdline:
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return [pid for pid, parent in parents.items() if parent in parents]
 
 
 def database_url_of_the_test_database() -> str:

@@ -23,16 +23,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pytest
 import redis
 
 from conftest import IN_CI
+from tests.celery_worker import wait_for
 from tests.live import ROOT, LiveApp, free_port
-
-T = TypeVar("T")
 
 
 def require(available: bool, message: str) -> None:
@@ -42,22 +41,6 @@ def require(available: bool, message: str) -> None:
     if IN_CI:
         pytest.fail(f"{message} (CI=true: a missing tool is a failure, not a skip)")
     pytest.skip(message)
-
-
-def wait_for(
-    predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1, log: Path | None = None
-) -> T:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout`` seconds,
-    with the end of ``log`` (a worker's, a server's) in the message."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            tail = f"\n--- {log}:\n{log.read_text(errors='replace')[-3000:]}" if log and log.exists() else ""
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{tail}")
-        time.sleep(interval)
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
@@ -381,22 +364,6 @@ def celery_workers(tmp: Path, queue: str, base_env: dict[str, str]) -> Iterator[
     finally:
         for worker in started:
             stop_group(worker.process)
-
-
-def pool_processes(queue: str) -> list[int]:
-    """Pool children of the worker consuming ``queue`` (same command line as their parent)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if queue.encode() in cmdline:
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return [pid for pid, parent in parents.items() if parent in parents]
 
 
 # --- Chroma -------------------------------------------------------------------------------------

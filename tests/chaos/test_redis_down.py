@@ -14,8 +14,9 @@ import pytest
 from apps.jobs.choices import JobState
 from apps.jobs.models import Job
 from apps.jobs.tasks import ping
+from tests.celery_worker import wait_for
 from tests.chaos.conftest import StartRedis
-from tests.chaos.servers import Site, Worker, api, gunicorn, metric_total, request, wait_for
+from tests.chaos.servers import Site, Worker, api, gunicorn, metric_total, request
 from tests.live import app_env, manage
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]

@@ -34,8 +34,9 @@ from apps.knowledge.embeddings import current_model_name
 from apps.knowledge.models import Document
 from apps.knowledge.services import create_from_file
 from apps.knowledge.tasks import ingest_document
+from tests.celery_worker import pool_processes, wait_for
 from tests.chaos.conftest import StartRedis
-from tests.chaos.servers import Worker, chroma_server, pool_processes, wait_for
+from tests.chaos.servers import Worker, chroma_server
 
 pytestmark = [pytest.mark.chaos, pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

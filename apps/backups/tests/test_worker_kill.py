@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from apps.backups import services, tasks
 from apps.backups.models import BackupRun
+from tests.celery_worker import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.chaos]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_killed_backup_is_redelivered_and_completes_once(start_worker, settings, tmp_path: Path):
@@ -43,7 +33,7 @@ def test_a_killed_backup_is_redelivered_and_completes_once(start_worker, setting
     def archive_in_progress() -> Path | None:
         return next((backups / "rag").glob(".*.tmp-*"), None) if (backups / "rag").is_dir() else None
 
-    partial = wait_for(archive_in_progress, 60, "the archive to be written")
+    partial = wait_for(archive_in_progress, 60, "the archive to be written", interval=0.05)
     pid = int(partial.name.rsplit("-", 1)[1])
     os.kill(pid, signal.SIGKILL)
 

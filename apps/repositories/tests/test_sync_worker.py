@@ -19,38 +19,14 @@ from apps.repositories import tasks
 from apps.repositories.models import Repository
 from apps.repositories.tests.factories import RepositoryFactory
 from apps.repositories.tests.github_stub import paths, rate_limited, repository_json, serve_repository
+from tests.celery_worker import pool_processes, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def worker_env(httpserver) -> dict[str, str]:
     # A cache of the worker's own (no Redis): cached answers and rate-limit state stay in this test.
     return {"GITHUB_API_URL": httpserver.url_for("/").rstrip("/"), "GITHUB_CACHE_SECONDS": "0", "REDIS_URL": ""}
-
-
-def worker_children(queue: str) -> list[int]:
-    """Pool processes of the worker consuming ``queue``: processes whose parent runs the same command."""
-    commands: dict[int, tuple[int, str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        commands[int(entry.name)] = (ppid, cmdline)
-    return [pid for pid, (ppid, cmd) in commands.items() if queue in cmd and queue in commands.get(ppid, (0, ""))[1]]
 
 
 def events(log: Path, name: str) -> list[dict]:
@@ -125,7 +101,7 @@ def test_a_worker_child_killed_mid_sync_is_redelivered_and_syncs_once(start_work
 
     result = tasks.sync_repository.delay(repository.pk)
     assert arrived.wait(60), "the worker never reached GitHub"
-    children = wait_for(lambda: worker_children(redis_broker), 10, "the worker's pool process")
+    children = wait_for(lambda: pool_processes(redis_broker), 10, "the worker's pool process")
     assert len(children) == 1
     os.kill(children[0], signal.SIGKILL)
     release.set()

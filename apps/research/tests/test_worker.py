@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -21,39 +19,14 @@ from apps.knowledge import index
 from apps.research.models import ResearchRun
 from apps.research.tests import fakes
 from apps.research.tests.factories import ResearchTaskFactory
+from tests.celery_worker import pool_processes, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 URL = "/api/v1/research-tasks/"
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def finished_run(job_id: str) -> ResearchRun | None:
     return ResearchRun.objects.filter(job_id=job_id, status__in=["succeeded", "failed"]).first()
-
-
-def worker_children(queue: str) -> list[int]:
-    """Pool processes of the worker consuming ``queue`` (same command line as their parent)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if queue.encode() in cmdline:
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    return [pid for pid, parent in parents.items() if parent in parents]
 
 
 @pytest.fixture
@@ -117,6 +90,7 @@ def test_a_run_started_through_the_api_completes_on_a_real_worker(
     assert job.kwargs == {"trigger": "api"}
     assert job.duration is not None
     assert job.retries == 0
+    assert job.result is not None
     assert job.result["status"] == "succeeded"
     listed = api.get(f"{URL}{task.pk}/runs/").json()
     assert [r["job_id"] for r in listed["results"]] == [job_id]
@@ -153,7 +127,7 @@ def test_a_worker_child_killed_mid_run_is_redelivered_and_completes_once(
         assert arrived.wait(120), log.read_text()[-3000:]
         running = ResearchRun.objects.get(job_id=job_id)
         assert (running.status, running.attempts, running.stage) == ("running", 1, "writing the summary")
-        children = worker_children(redis_broker)
+        children = pool_processes(redis_broker)
         assert len(children) == 1, children
         os.kill(children[0], signal.SIGKILL)
     finally:
@@ -167,6 +141,7 @@ def test_a_worker_child_killed_mid_run_is_redelivered_and_completes_once(
     assert run.report.count(fakes.ANTHROPIC_TEXT) == 1
     assert len(calls) == 2
     job = wait_for(lambda: Job.objects.filter(task_id=job_id, state=JobState.SUCCEEDED).first(), 30, "the job")
+    assert job.result is not None
     assert job.result["attempts"] == 2
     assert job.retries == 0  # redelivered by the broker, not a Celery retry
     assert Job.objects.filter(task_id=job_id).count() == 1
