@@ -47,16 +47,3 @@ class StderrReader:
         """Wait for the child to close its stderr; return the kept lines."""
         self._thread.join()
         return "\n".join(self._lines)
-
-
-def run(command: Sequence[str], *, on_line: Callable[[str], None] | None = None, **kwargs: Any) -> tuple[int, str]:
-    """Run ``command``; return its exit code and its stderr (last 20 lines kept)."""
-    process = popen(command, stderr=subprocess.PIPE, **kwargs)
-    lines: deque[str] = deque(maxlen=TAIL_LINES)
-    assert process.stderr is not None
-    for raw in process.stderr:
-        line = raw.decode(errors="replace").rstrip()
-        lines.append(line)
-        if on_line is not None:
-            on_line(line)
-    return process.wait(), "\n".join(lines)

@@ -105,13 +105,10 @@ def start(command: list[str], db: dict[str, Any], **streams: Any) -> subprocess.
 
 
 def run_tool(command: list[str], db: dict[str, Any], stderr: ToolOutput, what: str) -> None:
-    try:
-        code, tail = processes.run(
-            command, on_line=stderr, env=tool_env(db), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-        )
-    except OSError as exc:
-        raise BackupError(f"cannot run {command[0]}: {exc}") from exc
-    check_exit(code, stderr, tail, what)
+    process = start(command, db, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    assert process.stderr is not None
+    tail = processes.StderrReader(process.stderr, stderr).join()
+    check_exit(process.wait(), stderr, tail, what)
 
 
 # --- the compressed archive -----------------------------------------------------------------
