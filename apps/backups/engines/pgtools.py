@@ -128,6 +128,7 @@ def dump_compressed(command: list[str], db: dict[str, Any], stderr: ToolOutput, 
         process = start(command, db, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         assert process.stdout is not None
         assert process.stderr is not None
+        processes.widen_pipe(process.stdout)
         reader = processes.StderrReader(process.stderr, stderr)
         try:
             compressor.copy_stream(process.stdout, cast(IO[bytes], out), read_size=CHUNK, write_size=CHUNK)
@@ -173,6 +174,7 @@ def run_restore(command: list[str], source: Path, db: dict[str, Any], stderr: To
     process = start(command, db, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     assert process.stdin is not None
     assert process.stderr is not None
+    processes.widen_pipe(process.stdin)
     reader = processes.StderrReader(process.stderr, stderr)
     problem: BaseException | None = None
     try:
