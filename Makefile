@@ -55,7 +55,7 @@ demo: migrate
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . .ci/audit
 	$(VENV)/bin/ruff format --check . .ci/audit
-	$(VENV)/bin/mypy apps commandcenter config
+	$(VENV)/bin/mypy apps commandcenter config benchmarks
 	$(VENV)/bin/bandit -c pyproject.toml -r apps commandcenter config -ll -q
 	$(PY) .ci/audit $(AUDIT_FLAGS)
 

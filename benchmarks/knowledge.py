@@ -155,7 +155,7 @@ UNITS = ["ms", "seconds", "MB", "requests", "percent", "connections"]
 
 def _sentence(rng: random.Random, topic: str) -> str:
     template = rng.choice(TEMPLATES)
-    values = {
+    values: dict[str, Any] = {
         "component": rng.choice(COMPONENTS),
         "verb": rng.choice(VERBS),
         "noun": rng.choice(NOUNS),
@@ -382,8 +382,8 @@ def measure_ingest() -> dict[str, Any]:
     app_embed, app_index = Stopwatch(), Stopwatch()
     direct_embed, direct_add = Stopwatch(), Stopwatch()
     original_upsert, original_leftovers = index.upsert, index.delete_leftovers
-    index.upsert = app_index.wrap(original_upsert)  # type: ignore[method-assign]
-    index.delete_leftovers = app_index.wrap(original_leftovers)  # type: ignore[method-assign]
+    index.upsert = app_index.wrap(original_upsert)
+    index.delete_leftovers = app_index.wrap(original_leftovers)
     embedder.embed = app_embed.wrap(embedder.embed)  # type: ignore[method-assign]
     per_round = len(documents) // ROUNDS
     rounds = []
@@ -418,7 +418,7 @@ def measure_ingest() -> dict[str, Any]:
                     f"direct {direct_s:.1f} s, ratio {direct_s / app_s:.2f}"
                 )
     finally:
-        index.upsert, index.delete_leftovers = original_upsert, original_leftovers  # type: ignore[method-assign]
+        index.upsert, index.delete_leftovers = original_upsert, original_leftovers
         del embedder.embed
     check = compare_collections(index.collection(embedder.model_name), direct)
     return {
@@ -553,7 +553,7 @@ def measure_query(tmp: Path) -> dict[str, Any]:
     perturbed /= np.linalg.norm(perturbed, axis=1, keepdims=True)
     queries = [question_vectors[i % len(questions)] for i in range(QUESTION_QUERIES)] + list(perturbed)
     order = rng.permutation(len(queries))
-    vectors = [[float(x) for x in queries[i]] for i in order]
+    vectors: list[Sequence[float]] = [[float(x) for x in queries[i]] for i in order]
 
     # Variants: (size, kind); kind "app" = index.query, "filter" = index.query with a category,
     # "raw" = collection.query on a collection object fetched once (what index.query wraps).
@@ -591,7 +591,9 @@ def measure_query(tmp: Path) -> dict[str, Any]:
     # End to end at the smallest size: embedding + Chroma + title lookup, the cache cleared
     # before every call (outside the timing) so that none is a cache hit.
     settings.CHROMA_PATH = stores[min(SIZES)]
-    search_ms, embed_ms, passages = [], [], []
+    search_ms: list[float] = []
+    embed_ms: list[float] = []
+    passages: list[int] = []
     for number in range(SEARCH_CALLS + QUERY_WARMUP):
         question = questions[number % len(questions)]
         cache.clear()

@@ -13,7 +13,7 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 class Table:
     title: str
     headers: Sequence[str]
-    rows: list[Sequence[str]]
+    rows: Sequence[Sequence[str]]
     # One character per column: "l" or "r".
     align: str = ""
 

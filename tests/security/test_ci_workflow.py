@@ -122,7 +122,7 @@ def test_the_workflow_runs_the_commands_of_make_lint():
     for command in (
         "ruff check . .ci/audit",
         "ruff format --check . .ci/audit",
-        "mypy apps commandcenter config",
+        "mypy apps commandcenter config benchmarks",
         "bandit -c pyproject.toml -r apps commandcenter config -ll",
         ".ci/audit",
     ):
