@@ -108,16 +108,18 @@ def count_log_events(path: Path, event: str) -> tuple[int, int, bool]:
     """(lines with that event, file size, whether every such line is a JSON object)."""
     count = 0
     all_json = True
-    marker = f'"event": "{event}"'
+    quoted = json.dumps(event)
     with path.open(encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            if marker in line:
+            if quoted not in line:
+                continue
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                all_json = False
+                continue
+            if isinstance(parsed, dict) and parsed.get("event") == event:
                 count += 1
-                if count <= 50:
-                    try:
-                        all_json = all_json and json.loads(line).get("event") == event
-                    except ValueError:
-                        all_json = False
     return count, path.stat().st_size, all_json
 
 
@@ -314,6 +316,8 @@ def child_main(result_path: str) -> int:
     from django.core.handlers.wsgi import WSGIHandler
     from django.test.utils import override_settings
 
+    from commandcenter.logging import _direct_handlers
+
     full = list(settings.MIDDLEWARE)
     missing = [name for name in OBSERVABILITY_MW if name not in full]
     if missing:
@@ -397,6 +401,8 @@ def child_main(result_path: str) -> int:
         "chains": chains,
         "multiproc_dir": os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
         "log_handlers": [type(h).__name__ for h in logging.getLogger().handlers],
+        # Whether the request line takes DirectLogger's short way, as it does under gunicorn.
+        "direct": _direct_handlers(logging.getLogger("commandcenter.middleware"), logging.INFO) is not None,
     }
     Path(result_path).write_text(json.dumps(result), encoding="utf-8")
     return 0
@@ -413,6 +419,7 @@ class InProcessResult:
     log_bytes: int
     log_json: bool
     log_handlers: list[str]
+    direct: bool
     seconds: float
 
 
@@ -459,6 +466,7 @@ def _in_process(tmp: Path) -> InProcessResult:
         log_bytes,
         log_json,
         data["log_handlers"],
+        data["direct"],
         seconds,
     )
 
@@ -627,7 +635,8 @@ def build_report(h: HttpResult, b: InProcessResult, versions: str) -> Report:
             f"{b.logged} request_finished JSON lines ({b.log_bytes / 1e6:.1f} MB, "
             f"JSON: {'yes' if b.log_json else 'NO'}) by the production formatter "
             f"(build_logging(json_logs=True)) through {', '.join(b.log_handlers)} on stdout = "
-            f"benchmarks/out/{NAME}.inprocess.log. Child ran {b.seconds:.0f} s.",
+            f"benchmarks/out/{NAME}.inprocess.log (structlog events written to its stream by DirectLogger: "
+            f"{'yes' if b.direct else 'NO'}). Child ran {b.seconds:.0f} s.",
             width=110,
         )
     )
