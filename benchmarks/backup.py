@@ -763,7 +763,8 @@ def _report(
                     f"host: {platform.node()} ({os.cpu_count()} CPUs), load {os.getloadavg()[0]:.2f} at end",
                     f"python: {platform.python_version()}; {_tool_version('pg_dump')}",
                     f"server: {SERVER_URL} (local); data: the app's tables (technologies, repositories, job history)",
-                    f"preparation {prep_s:.0f} s; timed runs {timed_s:.0f} s; warm-up: one pg_dump + one app backup",
+                    f"preparation {prep_s:.0f} s; timed runs {timed_s:.0f} s (the restore warm-up included); "
+                    "warm-up: one pg_dump + one app backup, then one pg_restore + one app restore",
                     "peak RSS: VmHWM per process read every 20 ms from /proc (the tree rescanned every 0.5 s); "
                     "tree = ru_maxrss from wait4",
                     "each timed run starts after a CHECKPOINT of its database (not timed)",
